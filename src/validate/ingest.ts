@@ -79,10 +79,12 @@ export interface IngestSummary {
 const REJECT_RAW_LIMIT = 1024;
 const FLUSH_BYTES = 1 << 20;
 
-/** Buffered writer to a temp file with backpressure. */
+const NEWLINE = Buffer.from('\n');
+
+/** Buffered writer of byte slices to a temp file with backpressure; slices must stay unmodified until flushed. */
 class LineSink {
   private readonly stream: fs.WriteStream;
-  private parts: string[] = [];
+  private parts: Buffer[] = [];
   private size = 0;
   private readonly failed: Promise<never>;
 
@@ -92,15 +94,19 @@ class LineSink {
     this.failed.catch(() => undefined);
   }
 
-  async push(text: string): Promise<void> {
-    this.parts.push(text);
-    this.size += text.length;
-    if (this.size >= FLUSH_BYTES) await this.flush();
+  /** Buffers one line (a newline is appended); call `flush` when `pending` reports a full buffer. */
+  pushLine(bytes: Buffer): void {
+    this.parts.push(bytes, NEWLINE);
+    this.size += bytes.length + 1;
   }
 
-  private async flush(): Promise<void> {
+  get pending(): boolean {
+    return this.size >= FLUSH_BYTES;
+  }
+
+  async flush(): Promise<void> {
     if (this.parts.length === 0) return;
-    const chunk = this.parts.join('');
+    const chunk = Buffer.concat(this.parts, this.size);
     this.parts = [];
     this.size = 0;
     if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), this.failed]);
@@ -160,7 +166,7 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
   let bytesRead = 0;
   const progressEvery = 50_000;
 
-  const reject = async (line: number, code: RejectCode, pointer: string, message: string, bytes: Buffer, truncated = false, totalBytes = bytes.length): Promise<void> => {
+  const reject = (line: number, code: RejectCode, pointer: string, message: string, bytes: Buffer, truncated = false, totalBytes = bytes.length): void => {
     rejected++;
     byCode[code]++;
     const rec: RejectRecord = { line, code, pointer, message, rawBytes: totalBytes };
@@ -168,10 +174,10 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
     if (isUtf8(kept)) rec.raw = kept.toString('utf8');
     else rec.rawBase64 = kept.toString('base64');
     if (truncated) rec.rawTruncated = true;
-    await rejSink.push(JSON.stringify(rec) + '\n');
+    rejSink.pushLine(Buffer.from(JSON.stringify(rec)));
   };
 
-  const handleLine = async (bytes: Buffer, lineNo: number): Promise<void> => {
+  const handleLine = (bytes: Buffer, lineNo: number): void => {
     read++;
     let body = bytes;
     if (body.length > 0 && body[body.length - 1] === 0x0d) body = body.subarray(0, body.length - 1);
@@ -179,11 +185,11 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
     if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
     if (!isUtf8(body)) return reject(lineNo, 'E_ENCODING', '', 'record is not valid UTF-8', body);
     const text = body.toString('utf8');
-    if (text.trim() === '') return reject(lineNo, 'E_EMPTY', '', 'blank line', body);
     let rec: unknown;
     try {
       rec = JSON.parse(text);
     } catch (err) {
+      if (text.trim() === '') return reject(lineNo, 'E_EMPTY', '', 'blank line', body);
       return reject(lineNo, 'E_JSON', '', (err as Error).message, body);
     }
     if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) return reject(lineNo, 'E_SCHEMA', '', 'record must be a JSON object', body);
@@ -211,12 +217,12 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
       seen.add(key);
     }
     accepted++;
-    await outSink.push(text + '\n');
+    outSink.pushLine(body);
   };
 
   let published = false;
   try {
-    const stream = fs.createReadStream(input, { highWaterMark: 1 << 20 });
+    const stream = fs.createReadStream(input, { highWaterMark: 4 << 20 });
     let carry: Buffer | null = null;
     let carryOversize = 0;
     let lineNo = 0;
@@ -237,11 +243,13 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
           const total = carryOversize + (nl - start);
           carryOversize = 0;
           read++;
-          await reject(lineNo, 'E_TOO_LARGE', '', `record is ${total} bytes, limit is ${maxBytes}`, line, true, total);
-        } else await handleLine(line, lineNo);
+          reject(lineNo, 'E_TOO_LARGE', '', `record is ${total} bytes, limit is ${maxBytes}`, line, true, total);
+        } else handleLine(line, lineNo);
         start = nl + 1;
         if (read % progressEvery === 0) opts.onProgress?.({ bytesRead, totalBytes: stat.size, read, accepted, rejected });
       }
+      if (outSink.pending) await outSink.flush();
+      if (rejSink.pending) await rejSink.flush();
       if (start < chunk.length) {
         const rest = chunk.subarray(start);
         if (carryOversize > 0) carryOversize += rest.length;
@@ -259,8 +267,8 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
       lineNo++;
       if (carryOversize > 0) {
         read++;
-        await reject(lineNo, 'E_TOO_LARGE', '', `record is ${carryOversize} bytes, limit is ${maxBytes}`, carry ?? Buffer.alloc(0), true, carryOversize);
-      } else await handleLine(carry!, lineNo);
+        reject(lineNo, 'E_TOO_LARGE', '', `record is ${carryOversize} bytes, limit is ${maxBytes}`, carry ?? Buffer.alloc(0), true, carryOversize);
+      } else handleLine(carry!, lineNo);
     }
     await outSink.close();
     await rejSink.close();

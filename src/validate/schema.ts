@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KilnError } from '../../bindings/errors.js';
 import { PACKAGE_ROOT } from '../version.js';
+import { isRfc3339DateTime } from './formats.js';
 
 // ajv ships CommonJS default exports; under NodeNext they arrive as namespace objects.
 const Ajv2020 = ((Ajv2020Module as unknown as { default?: unknown }).default ?? Ajv2020Module) as typeof Ajv2020Module.default;
@@ -57,6 +58,7 @@ export function compileSchema(ref: string, opts: { allErrors?: boolean } = {}): 
   const draft7 = typeof schema.$schema === 'string' && /draft-0[4-7]/.test(schema.$schema);
   const ajv = draft7 ? new AjvDraft7({ allErrors: Boolean(opts.allErrors), strict: false }) : new Ajv2020({ allErrors: Boolean(opts.allErrors), strict: false });
   addFormats(ajv);
+  ajv.addFormat('date-time', { type: 'string', validate: isRfc3339DateTime });
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(schema);
