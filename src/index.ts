@@ -11,4 +11,5 @@ export { inspectFile, type FileProfile, type ColumnProfile } from './io/inspect.
 export { PACKAGE_ROOT, KILN_VERSION, schemaPath } from './version.js';
 export { compileSchema, resolveSchemaRef, builtinSchemas, assertValid, type CompiledSchema } from './validate/schema.js';
 export { ingestFile, REJECT_CODES, type IngestOptions, type IngestSummary, type IngestProgress, type RejectCode, type RejectRecord } from './validate/ingest.js';
+export { makeJudge, type JudgeOptions, type UnitVerdicts } from './validate/judge.js';
 export { writeEventCorpus, makeEvent, seededRandom, type CorpusOptions, type CorpusManifest, type CorpusLineKind } from './validate/corpus.js';

@@ -1,4 +1,6 @@
 import { isUtf8 } from 'node:buffer';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { once } from 'node:events';
@@ -7,13 +9,11 @@ import { KilnError } from '../../bindings/errors.js';
 import { fsyncFile, tempPathFor } from '../io/atomic.js';
 import { duckdbError, withConnection } from '../io/duckdb.js';
 import { sqlString } from '../io/formats.js';
-import { compileSchema, describeAjvError, resolveSchemaRef } from './schema.js';
+import { compileSchema, resolveSchemaRef } from './schema.js';
+import { makeJudge, REJECT_CODES, type JudgeOptions, type RejectCode, type UnitVerdicts } from './judge.js';
+import { PACKAGE_ROOT } from '../version.js';
 
-/** Why a record was rejected. */
-export type RejectCode = 'E_JSON' | 'E_SCHEMA' | 'E_CONSENT' | 'E_DUPLICATE_ID' | 'E_TOO_LARGE' | 'E_NO_LABEL' | 'E_ENCODING' | 'E_EMPTY';
-
-/** Every reject code, in report order. */
-export const REJECT_CODES: readonly RejectCode[] = ['E_JSON', 'E_SCHEMA', 'E_CONSENT', 'E_DUPLICATE_ID', 'E_TOO_LARGE', 'E_NO_LABEL', 'E_ENCODING', 'E_EMPTY'];
+export { REJECT_CODES, type RejectCode } from './judge.js';
 
 /** One line of the rejects file. */
 export interface RejectRecord {
@@ -46,6 +46,8 @@ export interface IngestOptions {
   maxRejectRate?: number;
   /** Field whose repeats are rejected as E_DUPLICATE_ID (default event_id). */
   idField?: string;
+  /** Validation threads (default: cores, for inputs over 4 MiB; 0 = validate on the calling thread). */
+  workers?: number;
   onProgress?: (p: IngestProgress) => void;
   signal?: AbortSignal;
 }
@@ -150,8 +152,10 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
   }
   if (!stat.isFile()) throw new KilnError('E_IO', `input ${input} is not a file`, { file: input });
   const schemaFile = resolveSchemaRef(opts.schema);
-  const { validate } = compileSchema(opts.schema);
+  compileSchema(opts.schema);
   const builtinByteEvent = path.basename(schemaFile) === 'byte-event.schema.json';
+  const judgeOptions: JudgeOptions = { schema: schemaFile, requireLabel: Boolean(opts.requireLabel), consentScope: opts.consentScope, maxBytes, idField };
+  const workers = opts.workers ?? (stat.size > 4 << 20 ? os.availableParallelism() : 0);
 
   for (const f of [opts.out, opts.rejects]) await fsp.mkdir(path.dirname(path.resolve(f)), { recursive: true });
   const outTmp = tempPathFor(path.resolve(opts.out)) + '.ndjson';
@@ -164,7 +168,6 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
   let accepted = 0;
   let rejected = 0;
   let bytesRead = 0;
-  const progressEvery = 50_000;
 
   const reject = (line: number, code: RejectCode, pointer: string, message: string, bytes: Buffer, truncated = false, totalBytes = bytes.length): void => {
     rejected++;
@@ -177,47 +180,63 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
     rejSink.pushLine(Buffer.from(JSON.stringify(rec)));
   };
 
-  const handleLine = (bytes: Buffer, lineNo: number): void => {
-    read++;
-    let body = bytes;
-    if (body.length > 0 && body[body.length - 1] === 0x0d) body = body.subarray(0, body.length - 1);
-    if (body.length > maxBytes) return reject(lineNo, 'E_TOO_LARGE', '', `record is ${body.length} bytes, limit is ${maxBytes}`, body, true);
-    if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
-    if (!isUtf8(body)) return reject(lineNo, 'E_ENCODING', '', 'record is not valid UTF-8', body);
-    const text = body.toString('utf8');
-    let rec: unknown;
-    try {
-      rec = JSON.parse(text);
-    } catch (err) {
-      if (text.trim() === '') return reject(lineNo, 'E_EMPTY', '', 'blank line', body);
-      return reject(lineNo, 'E_JSON', '', (err as Error).message, body);
-    }
-    if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) return reject(lineNo, 'E_SCHEMA', '', 'record must be a JSON object', body);
-    if (!validate(rec)) {
-      const first = validate.errors![0]!;
-      const { pointer, message } = describeAjvError(first);
-      const code: RejectCode = pointer === '/consent' || pointer.startsWith('/consent/') ? 'E_CONSENT' : 'E_SCHEMA';
-      return reject(lineNo, code, pointer, message, body);
-    }
-    const obj = rec as Record<string, unknown>;
-    if (opts.consentScope) {
-      const consent = obj.consent as { scope?: unknown } | undefined;
-      if (!consent || consent.scope !== opts.consentScope) {
-        return reject(lineNo, 'E_CONSENT', '/consent/scope', `consent scope ${JSON.stringify(consent?.scope ?? null)} does not cover "${opts.consentScope}"`, body);
+  /** Applies a unit's verdicts in line order: duplicate detection, then accepted/rejected output. */
+  const finalize = (unit: Unit, buf: Buffer, v: UnitVerdicts): void => {
+    let k = 0;
+    for (let e = 0; e < unit.lineNos.length; e++) {
+      const lineNo = unit.lineNos[e]!;
+      const pre = unit.preRejects.get(e);
+      read++;
+      if (pre) {
+        reject(lineNo, 'E_TOO_LARGE', '', `record is ${pre.totalBytes} bytes, limit is ${maxBytes}`, pre.prefix, true, pre.totalBytes);
+        continue;
       }
+      const start = unit.offsets[2 * k]!;
+      const end = unit.offsets[2 * k + 1]!;
+      const c = v.codes[k]!;
+      const body = buf.subarray(v.bodyStart[k]!, v.bodyEnd[k]!);
+      const id = v.ids[k]!;
+      k++;
+      if (c !== 0) {
+        reject(lineNo, REJECT_CODES[c - 1]!, v.pointers[k - 1]!, v.messages[k - 1]!, buf.subarray(start, end));
+        continue;
+      }
+      if (id !== '') {
+        if (seen.has(id)) {
+          const shown = id[0] === 's' ? JSON.stringify(id.slice(1)) : id.slice(1);
+          reject(lineNo, 'E_DUPLICATE_ID', `/${idField}`, `duplicate ${idField} ${shown} (first accepted earlier)`, body);
+          continue;
+        }
+        seen.add(id);
+      }
+      accepted++;
+      outSink.pushLine(body);
     }
-    if (opts.requireLabel) {
-      const payload = obj.payload as { label?: unknown } | undefined;
-      if (!payload || payload.label === undefined || payload.label === null) return reject(lineNo, 'E_NO_LABEL', '/payload/label', 'label required (--require-label) but missing', body);
+  };
+
+  const pool = new JudgePool(workers, judgeOptions);
+  const inflight: Array<{ unit: Unit; result: Promise<{ buf: Buffer; verdicts: UnitVerdicts }> }> = [];
+  const settleHead = async (): Promise<void> => {
+    const head = inflight.shift()!;
+    const { buf, verdicts } = await head.result;
+    finalize(head.unit, buf, verdicts);
+    opts.onProgress?.({ bytesRead, totalBytes: stat.size, read, accepted, rejected });
+    if (outSink.pending) await outSink.flush();
+    if (rejSink.pending) await rejSink.flush();
+  };
+  let unit = new Unit(UNIT_BYTES);
+  const dispatch = async (): Promise<void> => {
+    if (unit.lineNos.length === 0) return;
+    inflight.push({ unit, result: pool.judge(unit) });
+    unit = new Unit(UNIT_BYTES);
+    while (inflight.length > Math.max(1, 2 * workers)) await settleHead();
+  };
+  const addLine = async (line: Buffer, lineNo: number): Promise<void> => {
+    if (!unit.fits(line.length)) {
+      await dispatch();
+      if (!unit.fits(line.length)) unit = new Unit(line.length);
     }
-    const id = obj[idField];
-    if (typeof id === 'string' || typeof id === 'number') {
-      const key = String(id);
-      if (seen.has(key)) return reject(lineNo, 'E_DUPLICATE_ID', `/${idField}`, `duplicate ${idField} ${JSON.stringify(id)} (first accepted earlier)`, body);
-      seen.add(key);
-    }
-    accepted++;
-    outSink.pushLine(body);
+    unit.addLine(line, lineNo);
   };
 
   let published = false;
@@ -226,6 +245,7 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
     let carry: Buffer | null = null;
     let carryOversize = 0;
     let lineNo = 0;
+    const lineLimit = maxBytes + 1;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       if (opts.signal?.aborted) throw new KilnError('E_CANCELLED', 'ingest cancelled');
       bytesRead += chunk.length;
@@ -239,24 +259,21 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
           line = Buffer.concat([carry, chunk.subarray(start, nl)]);
           carry = null;
         } else line = chunk.subarray(start, nl);
-        if (carryOversize > 0) {
-          const total = carryOversize + (nl - start);
+        const bodyLength = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
+        if (carryOversize > 0 || bodyLength > maxBytes) {
+          const total = carryOversize > 0 ? carryOversize + (nl - start) : bodyLength;
           carryOversize = 0;
-          read++;
-          reject(lineNo, 'E_TOO_LARGE', '', `record is ${total} bytes, limit is ${maxBytes}`, line, true, total);
-        } else handleLine(line, lineNo);
+          unit.addPreReject(lineNo, Buffer.from(line.subarray(0, REJECT_RAW_LIMIT)), total);
+        } else await addLine(line, lineNo);
         start = nl + 1;
-        if (read % progressEvery === 0) opts.onProgress?.({ bytesRead, totalBytes: stat.size, read, accepted, rejected });
       }
-      if (outSink.pending) await outSink.flush();
-      if (rejSink.pending) await rejSink.flush();
       if (start < chunk.length) {
         const rest = chunk.subarray(start);
         if (carryOversize > 0) carryOversize += rest.length;
         else {
           carry = carry ? Buffer.concat([carry, rest]) : Buffer.from(rest);
           // Keep at most a prefix of an oversize line; the rest is only counted.
-          if (carry.length > maxBytes + 4) {
+          if (carry.length > lineLimit + 1) {
             carryOversize = carry.length;
             carry = carry.subarray(0, REJECT_RAW_LIMIT);
           }
@@ -265,11 +282,15 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
     }
     if (carry !== null || carryOversize > 0) {
       lineNo++;
-      if (carryOversize > 0) {
-        read++;
-        reject(lineNo, 'E_TOO_LARGE', '', `record is ${carryOversize} bytes, limit is ${maxBytes}`, carry ?? Buffer.alloc(0), true, carryOversize);
-      } else handleLine(carry!, lineNo);
+      if (carryOversize > 0) unit.addPreReject(lineNo, carry ?? Buffer.alloc(0), carryOversize);
+      else {
+        const bodyLength = carry!.length > 0 && carry![carry!.length - 1] === 0x0d ? carry!.length - 1 : carry!.length;
+        if (bodyLength > maxBytes) unit.addPreReject(lineNo, Buffer.from(carry!.subarray(0, REJECT_RAW_LIMIT)), bodyLength);
+        else await addLine(carry!, lineNo);
+      }
     }
+    await dispatch();
+    while (inflight.length > 0) await settleHead();
     await outSink.close();
     await rejSink.close();
     opts.onProgress?.({ bytesRead, totalBytes: stat.size, read, accepted, rejected });
@@ -308,8 +329,98 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
     if (err instanceof KilnError) throw err;
     throw new KilnError('E_IO', `ingest of ${input} failed: ${(err as Error).message}`, { file: input });
   } finally {
+    await pool.close();
     await fsp.rm(outTmp, { force: true });
     await fsp.rm(rejTmp, { force: true });
+  }
+}
+
+const UNIT_BYTES = 1 << 20;
+
+/** A run of consecutive lines copied into one transferable buffer, plus oversize lines rejected unread. */
+class Unit {
+  buf: Buffer;
+  used = 0;
+  /** start, end of each stored line inside `buf`. */
+  offsets: number[] = [];
+  /** Line number of each entry, stored or pre-rejected, in input order. */
+  lineNos: number[] = [];
+  /** Entry index → oversize line (prefix kept, full size counted). */
+  preRejects = new Map<number, { prefix: Buffer; totalBytes: number }>();
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafeSlow(Math.max(1, capacity));
+  }
+
+  fits(bytes: number): boolean {
+    return this.used + bytes <= this.buf.length;
+  }
+
+  addLine(line: Buffer, lineNo: number): void {
+    line.copy(this.buf, this.used);
+    this.offsets.push(this.used, this.used + line.length);
+    this.used += line.length;
+    this.lineNos.push(lineNo);
+  }
+
+  addPreReject(lineNo: number, prefix: Buffer, totalBytes: number): void {
+    this.preRejects.set(this.lineNos.length, { prefix, totalBytes });
+    this.lineNos.push(lineNo);
+  }
+}
+
+/** Where the compiled worker script lives: beside this module when built, else in dist/ (tests run sources). */
+export function ingestWorkerScript(): URL | null {
+  const beside = new URL('./ingest-worker.js', import.meta.url);
+  if (fs.existsSync(beside)) return beside;
+  const built = path.join(PACKAGE_ROOT, 'dist', 'src', 'validate', 'ingest-worker.js');
+  return fs.existsSync(built) ? new URL(`file://${built}`) : null;
+}
+
+/** Judges units on worker threads (or inline when there are none), answering in submission order per unit. */
+class JudgePool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, { resolve: (r: { buf: Buffer; verdicts: UnitVerdicts }) => void; reject: (e: Error) => void }>();
+  private readonly inline: ((buf: Buffer, offsets: Int32Array) => UnitVerdicts) | null = null;
+  private next = 0;
+
+  constructor(count: number, options: JudgeOptions) {
+    const script = count > 0 ? ingestWorkerScript() : null;
+    if (script === null) {
+      this.inline = makeJudge(options);
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(script, { workerData: options });
+      w.on('message', (msg: { unit: number; buf: ArrayBuffer; verdicts?: UnitVerdicts; error?: string }) => {
+        const p = this.pending.get(msg.unit);
+        if (!p) return;
+        this.pending.delete(msg.unit);
+        if (msg.error !== undefined || !msg.verdicts) p.reject(new KilnError('E_INTERNAL', `ingest worker failed: ${msg.error ?? 'no verdicts'}`));
+        else p.resolve({ buf: Buffer.from(msg.buf), verdicts: msg.verdicts });
+      });
+      w.on('error', (err) => {
+        for (const p of this.pending.values()) p.reject(new KilnError('E_INTERNAL', `ingest worker crashed: ${err.message}`));
+        this.pending.clear();
+      });
+      this.workers.push(w);
+    }
+  }
+
+  judge(unit: Unit): Promise<{ buf: Buffer; verdicts: UnitVerdicts }> {
+    const offsets = Int32Array.from(unit.offsets);
+    if (this.inline) return Promise.resolve({ buf: unit.buf, verdicts: this.inline(unit.buf, offsets) });
+    const id = this.next++;
+    const worker = this.workers[id % this.workers.length]!;
+    const ab = unit.buf.buffer as ArrayBuffer;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ unit: id, buf: ab, offsets }, [ab, offsets.buffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
 

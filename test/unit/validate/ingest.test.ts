@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestFile, REJECT_CODES, type RejectRecord } from '../../../src/validate/ingest.js';
+import { ingestFile, ingestWorkerScript, REJECT_CODES, type RejectRecord } from '../../../src/validate/ingest.js';
 import { writeEventCorpus, type CorpusManifest } from '../../../src/validate/corpus.js';
 import { makeTemp, rmTemp } from '../../helpers/paths.js';
 import { scanFile } from '../../../src/io/scan.js';
@@ -50,6 +50,20 @@ describe('fail-closed ingest', () => {
       expect(new Set(rej.map((r) => r.line)).size).toBe(rej.length);
     });
   }
+
+  it('gives byte-identical outputs on worker threads and inline', async () => {
+    expect(ingestWorkerScript(), 'compiled worker script (npm run build:ts)').not.toBeNull();
+    const outputs = [];
+    for (const workers of [0, 2]) {
+      const out = path.join(dir, `w${workers}.ndjson`);
+      const rejects = path.join(dir, `w${workers}-rej.ndjson`);
+      const s = await ingestFile(corpus, { schema: 'builtin:byte-event', out, rejects, maxRejectRate: 1, workers });
+      outputs.push({ s: { ...s, durationMs: 0, eventsPerSecond: 0, out: null, rejects: '' }, out: fs.readFileSync(out), rej: fs.readFileSync(rejects) });
+    }
+    expect(outputs[1]!.s).toEqual(outputs[0]!.s);
+    expect(outputs[1]!.out.equals(outputs[0]!.out)).toBe(true);
+    expect(outputs[1]!.rej.equals(outputs[0]!.rej)).toBe(true);
+  });
 
   it('names the failing field with a JSON pointer', async () => {
     const rejects = path.join(dir, 'ptr-rej.ndjson');
