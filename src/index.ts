@@ -13,3 +13,9 @@ export { compileSchema, resolveSchemaRef, builtinSchemas, assertValid, type Comp
 export { ingestFile, REJECT_CODES, type IngestOptions, type IngestSummary, type IngestProgress, type RejectCode, type RejectRecord } from './validate/ingest.js';
 export { makeJudge, type JudgeOptions, type UnitVerdicts } from './validate/judge.js';
 export { writeEventCorpus, makeEvent, seededRandom, type CorpusOptions, type CorpusManifest, type CorpusLineKind } from './validate/corpus.js';
+export { sha256File, sha256Text, digestFile, canonicalJson, hashJson, type FileDigest } from './lineage/hash.js';
+export { environmentSnapshot, gitInfo, allowlistedEnv, isRecordableEnvName, installedVersion, SNAPSHOT_PACKAGES, type EnvironmentSnapshot, type GitInfo } from './lineage/environment.js';
+export { RunReceipt, writeReceipt, receiptPathFor, assertValidReceipt, type Receipt, type ReceiptFile, type MissingOutput, type RunStatus, type FinishOptions } from './lineage/receipt.js';
+export { createManifest, readManifest, validateManifest, scanManifests, checkManifests, manifestRoot, dataFormatOf, readDataShape, MAX_MANIFEST_BYTES, type Manifest, type ManifestFile, type ManifestColumn, type ManifestValidation, type ManifestEntry, type ChangedFile, type CoverageCheck, type DuplicatedCoverage, type DataShape } from './lineage/manifest.js';
+export { DatasetVersions, defaultDatasetStore, datasetIdFor, type DatasetVersionInfo } from './lineage/datasets.js';
+export { nativeInfo, nativeAvailable, addonPath, fitBins, applyBins, MISSING_BIN, type NativeInfo, type BinMapper, type FitBinsOptions, type ApplyBinsOptions } from '../bindings/index.js';

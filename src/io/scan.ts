@@ -2,6 +2,9 @@ import duckdbRaw from '@duckdb/node-bindings';
 import type { DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import * as arrow from 'apache-arrow';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { nativeScanAvailable, scanClose, scanNext, scanOpen } from '../../bindings/index.js';
 import { KilnError } from '../../bindings/errors.js';
 import { ColumnBatch, countNulls, valuesConstructorFor, type Column, type ColumnType, type ColumnValues } from '../batch/column-batch.js';
 import { batchFromArrow } from '../batch/arrow.js';
@@ -19,6 +22,11 @@ export interface ScanOptions extends ReadOptions {
   columns?: string[];
   /** Stop after this many rows (streamed: the rest is never read). */
   limit?: number;
+  /**
+   * 'native' copies DuckDB vectors into batch buffers in C++ off the JS thread; 'js' goes through
+   * @duckdb/node-api chunk by chunk; 'auto' (default) uses native when the addon and libduckdb load.
+   */
+  engine?: 'auto' | 'native' | 'js';
 }
 
 /** A column of a query as kiln will deliver it: its kiln type and the SQL that yields it. */
@@ -85,6 +93,14 @@ export async function* scanQuery(sql: string, opts: ScanOptions & { context?: Re
       throw duckdbError(err, context);
     }
     const projected = `SELECT ${plan.map((p) => p.expr).join(', ')} FROM (${sql})${Number.isFinite(limit) ? ` LIMIT ${Math.trunc(limit)}` : ''}`;
+    if (opts.engine !== 'js') {
+      const lib = duckdbLibraryPath();
+      if (lib !== null && nativeScanAvailable()) {
+        yield* nativeScan(lib, projected, plan, batchSize, context);
+        return;
+      }
+      if (opts.engine === 'native') throw new KilnError('E_NATIVE_MISSING', 'native scan unavailable: the kiln addon or libduckdb could not be loaded');
+    }
     let result;
     try {
       result = await conn.stream(projected);
@@ -111,6 +127,57 @@ export async function* scanQuery(sql: string, opts: ScanOptions & { context?: Re
     }
     if (builder.rows > 0) yield builder.finish();
   });
+}
+
+const KIND_CODE: Record<ColumnType, number> = { bool: 0, int32: 1, int64: 2, float32: 3, float64: 4, date32: 5, timestamp_us: 6, utf8: 7 };
+
+let libraryPath: string | null | undefined;
+
+/** Path of the libduckdb shared library shipped by @duckdb/node-bindings for this platform, or null. */
+export function duckdbLibraryPath(): string | null {
+  if (libraryPath !== undefined) return libraryPath;
+  libraryPath = null;
+  try {
+    const require = createRequire(import.meta.url);
+    const pkg = require.resolve(`@duckdb/node-bindings-${process.platform}-${process.arch}/package.json`);
+    const file = path.join(path.dirname(pkg), process.platform === 'darwin' ? 'libduckdb.dylib' : process.platform === 'win32' ? 'duckdb.dll' : 'libduckdb.so');
+    if (fs.existsSync(file)) libraryPath = file;
+  } catch {
+    libraryPath = null;
+  }
+  return libraryPath;
+}
+
+/** Streams a planned query through the native scanner: one async call per batch, memcpy of DuckDB vectors. */
+async function* nativeScan(lib: string, sql: string, plan: PlannedColumn[], batchSize: number, context: Record<string, unknown>): AsyncGenerator<ColumnBatch> {
+  const kinds = Int32Array.from(plan.map((p) => KIND_CODE[p.type]));
+  let handle;
+  try {
+    handle = await scanOpen(lib, sql, kinds, 0);
+  } catch (err) {
+    throw err instanceof KilnError && err.code === 'E_IO' ? new KilnError('E_IO', err.message, context) : err;
+  }
+  try {
+    for (;;) {
+      const raw = await scanNext(handle, batchSize);
+      if (raw === null) return;
+      const columns: Column[] = plan.map((p, c) => {
+        const r = raw.columns[c]!;
+        const Ctor = valuesConstructorFor(p.type) as unknown as { new (b: ArrayBuffer): ColumnValues };
+        return {
+          name: p.name,
+          type: p.type,
+          values: new Ctor(r.values),
+          ...(r.offsets ? { offsets: new Int32Array(r.offsets) } : {}),
+          validity: r.validity ? new Uint8Array(r.validity) : null,
+          nullCount: r.nullCount,
+        };
+      });
+      yield new ColumnBatch(columns, raw.rows);
+    }
+  } finally {
+    scanClose(handle);
+  }
 }
 
 /** Runs a generator body with its own connection, closed when the consumer stops or finishes. */

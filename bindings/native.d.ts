@@ -1,0 +1,104 @@
+/**
+ * 1:1 typed mirror of the raw exports of build/Release/kiln.node (native/napi/addon.cc).
+ * Only bindings/index.ts loads the addon; everything else uses its validated wrappers.
+ * The raw functions require every option (no defaults) and validate everything again in C++:
+ * bad input throws (synchronously) a KilnError with code 'E_NATIVE_INPUT'.
+ */
+
+import type { KilnErrorCode } from './errors.js';
+
+/** Matrix layout: 'column' = values[f * rows + r] (feature-major), 'row' = values[r * cols + f]. */
+export type RawLayout = 'column' | 'row';
+
+/** Dense float matrix storage accepted by the kernels. */
+export type RawFloatArray = Float32Array | Float64Array;
+
+/** Matrix shape and threading, shared by the binning ops. */
+export interface RawMatrixOptions {
+  /** Integer in [1, 2^53-1]; rows * cols must equal values.length. */
+  rows: number;
+  /** Integer in [1, 2^53-1]. */
+  cols: number;
+  layout: RawLayout;
+  /** Integer in [0, 256]; 0 = hardware concurrency. */
+  numThreads: number;
+}
+
+/** Options of fitBins (all required at this level). */
+export interface RawFitBinsOptions extends RawMatrixOptions {
+  /** Value bins per feature, integer in [2, 255]. */
+  maxBin: number;
+  /** Integer >= 1: rows <= sampleSize use every row, else ~sampleSize rows are sampled. */
+  sampleSize: number;
+  /** Integer in [0, 2^53-1]; drives the row sample. */
+  seed: number;
+}
+
+/** Options of applyBins (all required at this level). */
+export interface RawApplyBinsOptions extends RawMatrixOptions {
+  /** 'auto' = best available (AVX2 unless KILN_SIMD=scalar), 'scalar' = portable path. */
+  simd: 'auto' | 'scalar';
+}
+
+/** Per-feature thresholds; feature f owns thresholds[offsets[f] .. offsets[f+1]). */
+export interface RawBinMapper {
+  /** cols entries: value bins of each feature (= its threshold count + 1, in [1, 255]). */
+  numBins: Int32Array;
+  /** Concatenated, strictly increasing within a feature, never NaN. */
+  thresholds: Float64Array;
+  /** cols + 1 entries, offsets[0] = 0, non-decreasing, offsets[cols] = thresholds.length. */
+  offsets: Int32Array;
+}
+
+/** Build and machine facts of the loaded addon. */
+export interface RawNativeInfo {
+  version: string;
+  simdLevel: 'avx2' | 'scalar';
+  cudaCompiled: boolean;
+  hardwareConcurrency: number;
+}
+
+/** Constructor the addon uses for every error it raises (KilnError). */
+export type RawErrorClass = new (code: KilnErrorCode, message: string) => Error;
+
+/** Opaque handle of a running DuckDB scan (an External owning the native scanner). */
+export type RawScanHandle = { readonly __brand: 'KilnScanHandle' };
+
+/** One column of a scanned batch: buffers in the layout of its kind (see KIND codes in scanOpen). */
+export interface RawScanColumn {
+  values: ArrayBuffer;
+  /** utf8 only: rows + 1 Int32 offsets. */
+  offsets?: ArrayBuffer;
+  /** LSB-first validity bitmap, null when the batch has no nulls in this column. */
+  validity: ArrayBuffer | null;
+  nullCount: number;
+}
+
+/** A scanned batch of 1..capacity rows. */
+export interface RawScanBatch {
+  rows: number;
+  columns: RawScanColumn[];
+}
+
+/** The raw module object. */
+export interface NativeAddon {
+  /**
+   * Loads libduckdb from libraryPath (once) and starts streaming `sql`; kinds[i] is the expected
+   * kind of column i: 0 bool, 1 int32, 2 int64, 3 float32, 4 float64, 5 date32, 6 timestamp_us, 7 utf8.
+   */
+  scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads: number): Promise<RawScanHandle>;
+  /** The next batch of at most `capacity` rows, or null at the end. One call in flight per handle. */
+  scanNext(handle: RawScanHandle, capacity: number): Promise<RawScanBatch | null>;
+  /** Ends the scan early and frees the query; later scanNext calls resolve null. */
+  scanClose(handle: RawScanHandle): void;
+  /** Learns bin thresholds; values are borrowed until the promise settles (do not detach). */
+  fitBins(values: RawFloatArray, options: RawFitBinsOptions): Promise<RawBinMapper>;
+  /** Bins values into a new column-major Uint8Array (rows * cols, NaN -> MISSING_BIN). */
+  applyBins(values: RawFloatArray, options: RawApplyBinsOptions, mapper: RawBinMapper): Promise<Uint8Array>;
+  /** Synchronous build/machine info. */
+  nativeInfo(): RawNativeInfo;
+  /** Registers the error constructor (called once by bindings/index.ts at load). */
+  setErrorClass(ctor: RawErrorClass): void;
+  /** Bin code of missing (NaN) values. */
+  readonly MISSING_BIN: 255;
+}

@@ -1,0 +1,61 @@
+// kiln.node module init: the raw exports mirrored 1:1 by bindings/native.d.ts.
+#include <napi.h>
+
+#include <thread>
+
+#include "kiln/binning.h"
+#include "kiln/simd.h"
+#include "kiln/thread_pool.h"
+#include "napi/errors.h"
+
+#ifndef KILN_VERSION
+#define KILN_VERSION "0.1.0"
+#endif
+#ifndef KILN_WITH_CUDA
+#define KILN_WITH_CUDA 0
+#endif
+
+namespace kiln::napi {
+
+// Defined in binning_worker.cc.
+Napi::Value FitBinsJs(const Napi::CallbackInfo& info);
+Napi::Value ApplyBinsJs(const Napi::CallbackInfo& info);
+// Defined in scan_worker.cc.
+Napi::Value ScanOpenJs(const Napi::CallbackInfo& info);
+Napi::Value ScanNextJs(const Napi::CallbackInfo& info);
+Napi::Value ScanCloseJs(const Napi::CallbackInfo& info);
+
+namespace {
+
+// JS: nativeInfo() -> {version, simdLevel, cudaCompiled, hardwareConcurrency}
+Napi::Value NativeInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("version", Napi::String::New(env, KILN_VERSION));
+  out.Set("simdLevel", Napi::String::New(env, SimdLevelName(DetectedSimdLevel())));
+  out.Set("cudaCompiled", Napi::Boolean::New(env, KILN_WITH_CUDA != 0));
+  out.Set("hardwareConcurrency", Napi::Number::New(env, HardwareConcurrency()));
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  GetAddonData(env);
+  exports.Set("fitBins", Napi::Function::New(env, FitBinsJs, "fitBins"));
+  exports.Set("applyBins", Napi::Function::New(env, ApplyBinsJs, "applyBins"));
+  exports.Set("scanOpen", Napi::Function::New(env, ScanOpenJs, "scanOpen"));
+  exports.Set("scanNext", Napi::Function::New(env, ScanNextJs, "scanNext"));
+  exports.Set("scanClose", Napi::Function::New(env, ScanCloseJs, "scanClose"));
+  exports.Set("nativeInfo", Napi::Function::New(env, NativeInfo, "nativeInfo"));
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  exports.Set("MISSING_BIN", Napi::Number::New(env, kMissingBin));
+  return exports;
+}
+
+}  // namespace
+}  // namespace kiln::napi
+
+static Napi::Object InitKiln(Napi::Env env, Napi::Object exports) {
+  return kiln::napi::Init(env, exports);
+}
+
+NODE_API_MODULE(kiln, InitKiln)
