@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { EXIT, reportError } from './common.js';
+import { registerData } from './commands/data.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerIngest } from './commands/ingest.js';
+import { registerManifest } from './commands/manifest.js';
+import { registerDemo } from './commands/demo.js';
+import { KILN_VERSION } from '../src/index.js';
+
+/** Builds the `kiln` program with every verb registered. */
+export function buildProgram(): Command {
+  const program = new Command('kiln')
+    .description('kiln — fast, reproducible, auditable ML pipelines (native core, DuckDB data plane)')
+    .version(KILN_VERSION)
+    .showHelpAfterError('(run with --help for usage and examples)')
+    .exitOverride();
+  program.addHelpText('after', '\nExamples:\n  $ kiln demo\n  $ kiln data inspect ../shared/datasets/adult/adult.data.csv --null "?"\n  $ kiln doctor --json\n');
+  registerDemo(program);
+  registerDoctor(program);
+  registerData(program);
+  registerIngest(program);
+  registerManifest(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.OK : EXIT.USAGE;
+      return;
+    }
+    process.exitCode = reportError(err, process.argv.includes('--json'));
+  }
+}
+
+await main();
