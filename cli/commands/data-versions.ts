@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { DatasetVersions, KilnError, type DatasetVersionInfo } from '../../src/index.js';
+import path from 'node:path';
+import { DatasetVersions, KilnError, RunReceipt, writeReceipt, type DatasetVersionInfo } from '../../src/index.js';
 import { action, formatTable, printJson, withExamples } from '../common.js';
 
 const n = (x: number): string => x.toLocaleString('en-US');
@@ -51,7 +52,13 @@ export function registerDataVersions(data: Command): void {
     .action(
       action(async (file: string, flags: { meta?: string[]; store?: string; json?: boolean }) => {
         const store = new DatasetVersions(flags.store);
-        const info = await store.createVersion(file, parseMeta(flags.meta));
+        const meta = parseMeta(flags.meta);
+        const receipt = await RunReceipt.start('data snapshot', { config: { meta }, inputs: [file] });
+        const info = await store.createVersion(file, meta);
+        if (!info.existing) {
+          const stored = path.join(store.storeDir, info.id, info.dataFile);
+          await writeReceipt(await receipt.finish({ outputs: [stored], extra: { datasetId: info.id } }), stored);
+        }
         if (flags.json) {
           printJson({ ok: true, store: store.storeDir, ...info, existing: Boolean(info.existing) });
           return;

@@ -16,7 +16,7 @@ function Bar({ state, started }: { state: ProgressState; started: number }): Rea
         <Text color="gray">{'░'.repeat(width - filled)}</Text>
         <Text> {(frac * 100).toFixed(1).padStart(5)}%  </Text>
         <Text color="gray">
-          {rate.toLocaleString('en-US')} {state.unit}/s
+          {state.unit === 'B' ? `${(rate / 1e6).toFixed(1)} MB/s` : `${rate.toLocaleString('en-US')} ${state.unit}/s`}
         </Text>
       </Box>
       {state.counters ? (

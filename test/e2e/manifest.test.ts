@@ -152,6 +152,9 @@ describe('kiln data snapshot / versions / show', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(json(again)).toMatchObject({ id, existing: true, meta: { source: 'sklearn', split: 'all' } });
     expect(fs.existsSync(path.join(home, 'datasets', id, 'version.json'))).toBe(true);
+    const receipt = JSON.parse(fs.readFileSync(path.join(home, 'datasets', id, 'data.csv.receipt.json'), 'utf8')) as { command: string; inputs: Array<{ sha256: string }> };
+    expect(receipt.command).toBe('data snapshot');
+    expect(receipt.inputs[0]!.sha256.startsWith('f13ffa8fdd56fd8e')).toBe(true);
   });
 
   it('refuses a malformed --meta with exit 2', () => {
