@@ -161,13 +161,17 @@ export type ScanHandle = RawScanHandle;
 /** One batch of a native scan (buffers adopted from C++). */
 export type ScanBatchBuffers = RawScanBatch;
 
+/** Default DuckDB stream buffer of a native scan: lets DuckDB decode ahead on all cores. */
+export const DEFAULT_STREAM_BUFFER_BYTES = 32 << 20;
+
 /** Starts streaming a DuckDB query natively; `kinds` are the planned column kind codes (0..7). */
-export function scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads = 0): Promise<ScanHandle> {
+export function scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads = 0, streamBufferBytes = DEFAULT_STREAM_BUFFER_BYTES): Promise<ScanHandle> {
   if (typeof libraryPath !== 'string' || libraryPath === '') throw inputError('scanOpen', 'libraryPath must be a non-empty string');
   if (typeof sql !== 'string' || sql === '') throw inputError('scanOpen', 'sql must be a non-empty string');
   if (!isTag(kinds, 'Int32Array') || kinds.length === 0) throw inputError('scanOpen', 'kinds must be a non-empty Int32Array');
   checkInt('scanOpen', 'threads', threads, 0, MAX_THREADS);
-  return loadAddon().scanOpen(libraryPath, sql, kinds, threads);
+  checkInt('scanOpen', 'streamBufferBytes', streamBufferBytes, 0, 2 ** 40);
+  return loadAddon().scanOpen(libraryPath, sql, kinds, threads, streamBufferBytes);
 }
 
 /** The next batch of at most `capacity` rows, or null when the query is exhausted. */

@@ -66,6 +66,7 @@ export type RawScanHandle = { readonly __brand: 'KilnScanHandle' };
 
 /** One column of a scanned batch: buffers in the layout of its kind (see KIND codes in scanOpen). */
 export interface RawScanColumn {
+  /** Fixed-width kinds: capacity-sized, the first `rows` values are the batch; utf8: exactly the bytes. */
   values: ArrayBuffer;
   /** utf8 only: rows + 1 Int32 offsets. */
   offsets?: ArrayBuffer;
@@ -85,8 +86,9 @@ export interface NativeAddon {
   /**
    * Loads libduckdb from libraryPath (once) and starts streaming `sql`; kinds[i] is the expected
    * kind of column i: 0 bool, 1 int32, 2 int64, 3 float32, 4 float64, 5 date32, 6 timestamp_us, 7 utf8.
+   * threads (0 = DuckDB default) and streamBufferBytes (0 = DuckDB default) tune DuckDB's scan-ahead.
    */
-  scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads: number): Promise<RawScanHandle>;
+  scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads: number, streamBufferBytes: number): Promise<RawScanHandle>;
   /** The next batch of at most `capacity` rows, or null at the end. One call in flight per handle. */
   scanNext(handle: RawScanHandle, capacity: number): Promise<RawScanBatch | null>;
   /** Ends the scan early and frees the query; later scanNext calls resolve null. */

@@ -4,7 +4,7 @@ export { ColumnBatch, columnFromValues, isValidBit, countNulls, type Column, typ
 export { batchToArrow, batchFromArrow } from './batch/arrow.js';
 export { detectFormat, resolveFormat, sourceSql, type DataFormat, type ReadOptions } from './io/formats.js';
 export { duckdb, duckdbVersion, withConnection } from './io/duckdb.js';
-export { scanFile, scanQuery, scanArrowFile, planColumn, DEFAULT_BATCH_SIZE, type ScanOptions, type PlannedColumn } from './io/scan.js';
+export { scanFile, scanQuery, scanArrowFile, planColumn, duckdbLibraryPath, DEFAULT_BATCH_SIZE, type ScanOptions, type PlannedColumn } from './io/scan.js';
 export { writeBatches, copyQueryToFile, type SinkOptions, type SinkResult } from './io/sinks.js';
 export { writeAtomically, writeFileAtomic } from './io/atomic.js';
 export { inspectFile, type FileProfile, type ColumnProfile } from './io/inspect.js';

@@ -1,10 +1,13 @@
 // JS entry points of the DuckDB scan: scanOpen / scanNext (async, PromiseWorker) and scanClose.
-// A scan handle is an External owning a kiln::scan::Scanner; batches come back as ArrayBuffers
-// that adopt the kernel's buffers (no copy on the JS thread).
+// A scan handle is an External owning a ScanState (scanner + destination Buffers); batches come
+// back as ArrayBuffers written by the producer thread (no copy on the JS thread).
 #include <napi.h>
 
+#include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -23,27 +26,66 @@ using scan::Scanner;
 constexpr int kKindCount = 8;
 constexpr std::uint64_t kMaxCapacity = 1ULL << 24;
 
-// Moves a byte vector into an ArrayBuffer that frees it when collected.
-template <typename T>
-Napi::ArrayBuffer AdoptBuffer(Napi::Env env, std::vector<T>&& data) {
+// Moves a vector into an ArrayBuffer that frees (or recycles) it when collected (text columns,
+// offsets and validity: sizes known only after the batch is filled).
+template <typename Vec>
+Napi::ArrayBuffer AdoptBuffer(Napi::Env env, Vec&& data) {
+  using T = typename std::decay_t<Vec>::value_type;
+  using Owned = std::decay_t<Vec>;
   if (data.empty()) return Napi::ArrayBuffer::New(env, 0);
-  auto* owned = new std::vector<T>(std::move(data));
+  auto* owned = new Owned(std::move(data));
   return Napi::ArrayBuffer::New(
       env, owned->data(), owned->size() * sizeof(T),
-      [](Napi::Env, void*, std::vector<T>* hint) { delete hint; }, owned);
+      [](Napi::Env, void*, Owned* hint) {
+        if constexpr (std::is_same_v<Owned, scan::ByteBuffer>) scan::RecycleBuffer(std::move(*hint));
+        delete hint;
+      },
+      owned);
 }
 
-Scanner* HandleOf(Napi::Env env, Napi::Value v) {
+// What a scan handle owns: the scanner and the JS Buffers given to it as batch destinations, in
+// the order the producer consumes them. Created and destroyed on the JS thread.
+struct ScanState {
+  Scanner* scanner = nullptr;
+  std::deque<std::vector<Napi::Reference<Napi::ArrayBuffer>>> sets;
+  ~ScanState() {
+    if (scanner != nullptr) scan::DestroyScanner(scanner);
+  }
+};
+
+// Destination sets kept ahead of the consumer: one being filled plus the prefetched batches.
+constexpr std::size_t kTargetSetsAhead = 3;
+
+ScanState* HandleOf(Napi::Env env, Napi::Value v) {
   if (!v.IsExternal()) ThrowInput(env, "handle must be a scan handle from scanOpen (got " + DescribeType(v) + ")");
-  Scanner* s = v.As<Napi::External<Scanner>>().Data();
-  if (s == nullptr) ThrowInput(env, "scan handle is empty");
+  ScanState* s = v.As<Napi::External<ScanState>>().Data();
+  if (s == nullptr || s->scanner == nullptr) ThrowInput(env, "scan handle is empty");
   return s;
+}
+
+// Allocates Node Buffers for the fixed-width columns of one future batch and hands them to the producer.
+void ProvideTargetSet(Napi::Env env, ScanState* state, std::int64_t capacity) {
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> refs;
+  std::vector<std::uint8_t*> targets;
+  for (ColumnKind kind : scan::KindsOf(*state->scanner)) {
+    const std::size_t width = scan::WidthOf(kind);
+    if (width == 0) {
+      refs.emplace_back();
+      targets.push_back(nullptr);
+      continue;
+    }
+    Napi::Buffer<std::uint8_t> b = Napi::Buffer<std::uint8_t>::New(env, static_cast<std::size_t>(capacity) * width);
+    targets.push_back(b.Data());
+    refs.push_back(Napi::Persistent(b.ArrayBuffer()));
+  }
+  state->sets.push_back(std::move(refs));
+  scan::ProvideTargets(*state->scanner, std::move(targets));
 }
 
 class ScanOpenWorker : public PromiseWorker {
  public:
-  ScanOpenWorker(Napi::Env env, std::string library, std::string sql, std::vector<ColumnKind> kinds, int threads)
-      : PromiseWorker(env, "kiln.scanOpen"), library_(std::move(library)), sql_(std::move(sql)), kinds_(std::move(kinds)), threads_(threads) {}
+  ScanOpenWorker(Napi::Env env, std::string library, std::string sql, std::vector<ColumnKind> kinds, int threads, std::int64_t buffer_bytes)
+      : PromiseWorker(env, "kiln.scanOpen"), library_(std::move(library)), sql_(std::move(sql)), kinds_(std::move(kinds)), threads_(threads), buffer_bytes_(buffer_bytes) {}
 
   ~ScanOpenWorker() override {
     if (scanner_ != nullptr) scan::DestroyScanner(scanner_);
@@ -52,13 +94,14 @@ class ScanOpenWorker : public PromiseWorker {
  protected:
   void Compute() override {
     scan::LoadDuckDB(library_);
-    scanner_ = scan::OpenScan(sql_, kinds_, threads_);
+    scanner_ = scan::OpenScan(sql_, kinds_, threads_, buffer_bytes_);
   }
 
   Napi::Value Result(Napi::Env env) override {
-    Scanner* s = scanner_;
+    auto* state = new ScanState();
+    state->scanner = scanner_;
     scanner_ = nullptr;
-    return Napi::External<Scanner>::New(env, s, [](Napi::Env, Scanner* p) { scan::DestroyScanner(p); });
+    return Napi::External<ScanState>::New(env, state, [](Napi::Env, ScanState* p) { delete p; });
   }
 
  private:
@@ -66,31 +109,42 @@ class ScanOpenWorker : public PromiseWorker {
   std::string sql_;
   std::vector<ColumnKind> kinds_;
   int threads_;
+  std::int64_t buffer_bytes_;
   Scanner* scanner_ = nullptr;
 };
 
+// Fixed-width values arrive written straight from DuckDB's vectors into Node Buffers that were
+// handed to the producer earlier, so V8 owns and accounts them (a dropped batch is collected like
+// any Buffer); text, offsets and validity are adopted from the batch.
 class ScanNextWorker : public PromiseWorker {
  public:
-  ScanNextWorker(Napi::Env env, Napi::Object handle, Scanner* scanner, std::int64_t capacity)
-      : PromiseWorker(env, "kiln.scanNext"), scanner_(scanner), capacity_(capacity) {
+  ScanNextWorker(Napi::Env env, Napi::Object handle, ScanState* state, std::int64_t capacity)
+      : PromiseWorker(env, "kiln.scanNext"), state_(state), capacity_(capacity) {
     Keep(handle);
   }
 
-  ~ScanNextWorker() override { scan::Release(*scanner_); }
+  ~ScanNextWorker() override { scan::Release(*state_->scanner); }
 
  protected:
-  void Compute() override { scan::NextBatch(*scanner_, capacity_, &batch_); }
+  void Compute() override { scan::NextBatch(*state_->scanner, capacity_, &batch_); }
 
   Napi::Value Result(Napi::Env env) override {
     if (batch_.rows == 0) return env.Null();
+    std::vector<Napi::Reference<Napi::ArrayBuffer>> set = std::move(state_->sets.front());
+    state_->sets.pop_front();
+    ProvideTargetSet(env, state_, capacity_);
     Napi::Object out = Napi::Object::New(env);
     out.Set("rows", Napi::Number::New(env, static_cast<double>(batch_.rows)));
     Napi::Array columns = Napi::Array::New(env, batch_.columns.size());
     for (std::size_t c = 0; c < batch_.columns.size(); ++c) {
       scan::ColumnBuffer& col = batch_.columns[c];
       Napi::Object o = Napi::Object::New(env);
-      o.Set("values", AdoptBuffer(env, std::move(col.values)));
-      if (col.kind == ColumnKind::kUtf8) o.Set("offsets", AdoptBuffer(env, std::move(col.offsets)));
+      if (!set[c].IsEmpty()) {
+        o.Set("values", set[c].Value());
+      } else {
+        o.Set("values", AdoptBuffer(env, std::move(col.values)));
+        o.Set("offsets", AdoptBuffer(env, std::move(col.offsets)));
+      }
       o.Set("validity", col.validity.empty() ? env.Null() : Napi::Value(AdoptBuffer(env, std::move(col.validity))));
       o.Set("nullCount", Napi::Number::New(env, static_cast<double>(col.null_count)));
       columns.Set(static_cast<std::uint32_t>(c), o);
@@ -100,18 +154,18 @@ class ScanNextWorker : public PromiseWorker {
   }
 
  private:
-  Scanner* scanner_;
+  ScanState* state_;
   std::int64_t capacity_;
   Batch batch_;
 };
 
 }  // namespace
 
-// JS: scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads: number): Promise<ScanHandle>
+// JS: scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads: number, streamBufferBytes: number): Promise<ScanHandle>
 Napi::Value ScanOpenJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
-    if (info.Length() != 4) ThrowInput(env, "scanOpen expects (libraryPath, sql, kinds, threads)");
+    if (info.Length() != 5) ThrowInput(env, "scanOpen expects (libraryPath, sql, kinds, threads, streamBufferBytes)");
     if (!info[0].IsString()) ThrowInput(env, "libraryPath must be a string (got " + DescribeType(info[0]) + ")");
     if (!info[1].IsString()) ThrowInput(env, "sql must be a string (got " + DescribeType(info[1]) + ")");
     Span<const std::int32_t> codes = AsTypedSpan<std::int32_t>(env, info[2], napi_int32_array, "Int32Array", "kinds");
@@ -125,7 +179,12 @@ Napi::Value ScanOpenJs(const Napi::CallbackInfo& info) {
     if (!info[3].IsNumber()) ThrowInput(env, "threads must be a number");
     const double threads = info[3].As<Napi::Number>().DoubleValue();
     if (!(threads >= 0 && threads <= 256) || threads != static_cast<int>(threads)) ThrowInput(env, "threads must be an integer in [0, 256]");
-    auto* worker = new ScanOpenWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), std::move(kinds), static_cast<int>(threads));
+    if (!info[4].IsNumber()) ThrowInput(env, "streamBufferBytes must be a number");
+    const double buffer = info[4].As<Napi::Number>().DoubleValue();
+    if (!(buffer >= 0 && buffer <= 1099511627776.0) || buffer != static_cast<double>(static_cast<std::int64_t>(buffer))) {
+      ThrowInput(env, "streamBufferBytes must be an integer in [0, 2^40]");
+    }
+    auto* worker = new ScanOpenWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), std::move(kinds), static_cast<int>(threads), static_cast<std::int64_t>(buffer));
     return worker->Start();
   });
 }
@@ -135,14 +194,22 @@ Napi::Value ScanNextJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
     if (info.Length() != 2) ThrowInput(env, "scanNext expects (handle, capacity)");
-    Scanner* s = HandleOf(env, info[0]);
+    ScanState* state = HandleOf(env, info[0]);
+    Scanner* s = state->scanner;
     if (!info[1].IsNumber()) ThrowInput(env, "capacity must be a number");
     const double cap = info[1].As<Napi::Number>().DoubleValue();
     if (!(cap >= 1 && cap <= static_cast<double>(kMaxCapacity)) || cap != static_cast<double>(static_cast<std::int64_t>(cap))) {
       ThrowInput(env, "capacity must be an integer in [1, 16777216]");
     }
     if (!scan::TryAcquire(*s)) ThrowInput(env, "scanNext called while another scanNext on this handle is pending");
-    auto* worker = new ScanNextWorker(env, info[0].As<Napi::Object>(), s, static_cast<std::int64_t>(cap));
+    const auto capacity = static_cast<std::int64_t>(cap);
+    try {
+      while (state->sets.size() < kTargetSetsAhead) ProvideTargetSet(env, state, capacity);
+    } catch (...) {
+      scan::Release(*s);
+      throw;
+    }
+    auto* worker = new ScanNextWorker(env, info[0].As<Napi::Object>(), state, capacity);
     return worker->Start();
   });
 }
@@ -152,9 +219,11 @@ Napi::Value ScanCloseJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
     if (info.Length() != 1) ThrowInput(env, "scanClose expects (handle)");
-    Scanner* s = HandleOf(env, info[0]);
+    ScanState* state = HandleOf(env, info[0]);
+    Scanner* s = state->scanner;
     if (!scan::TryAcquire(*s)) ThrowInput(env, "scanClose called while a scanNext on this handle is pending");
     scan::CloseScan(*s);
+    state->sets.clear();
     scan::Release(*s);
     return env.Undefined();
   });

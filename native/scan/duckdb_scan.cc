@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <thread>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -29,6 +33,8 @@ void Resolve(void* lib, const char* name, Fn* out) {
   *out = reinterpret_cast<Fn>(symbol);
 }
 
+}  // namespace
+
 size_t WidthOf(ColumnKind kind) {
   switch (kind) {
     case ColumnKind::kBool: return 1;
@@ -38,6 +44,8 @@ size_t WidthOf(ColumnKind kind) {
   }
   return 0;
 }
+
+namespace {
 
 capi::duckdb_type DuckTypeOf(ColumnKind kind) {
   switch (kind) {
@@ -53,11 +61,48 @@ capi::duckdb_type DuckTypeOf(ColumnKind kind) {
   return capi::DUCKDB_TYPE_VARCHAR;
 }
 
+// Value buffers returned by JS (when their ArrayBuffers are collected) wait here for reuse, so a
+// long scan recycles a few warm buffers instead of faulting in fresh pages for every batch.
+std::mutex g_pool_mutex;
+std::vector<ByteBuffer> g_pool;
+constexpr size_t kPoolMaxBuffers = 12;
+constexpr size_t kPoolMaxBytes = 64u << 20;
+
+ByteBuffer TakeBuffer(size_t bytes) {
+  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  for (size_t i = 0; i < g_pool.size(); ++i) {
+    if (g_pool[i].capacity() >= bytes) {
+      ByteBuffer v = std::move(g_pool[i]);
+      g_pool[i] = std::move(g_pool.back());
+      g_pool.pop_back();
+      v.resize(bytes);
+      return v;
+    }
+  }
+  ByteBuffer v;
+  v.resize(bytes);
+  return v;
+}
+
 }  // namespace
 
-// Owns one streaming query: its connection, result and the chunk being consumed.
+void RecycleBuffer(ByteBuffer&& buffer) {
+  if (buffer.capacity() == 0 || buffer.capacity() > kPoolMaxBytes) return;
+  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  if (g_pool.size() >= kPoolMaxBuffers) return;
+  buffer.clear();
+  g_pool.push_back(std::move(buffer));
+}
+
+bool FillBatch(Scanner& s, int64_t capacity, uint8_t* const* targets, Batch* out);
+
+// Owns one streaming query: its connection, result, the chunk being consumed, and a producer
+// thread that fills up to kPrefetch batches ahead of the consumer (DuckDB is always driven from
+// that one thread, so its per-thread state and the allocator's arena stay warm).
 class Scanner {
  public:
+  static constexpr size_t kPrefetch = 2;
+
   capi::duckdb_connection connection = nullptr;
   capi::duckdb_result result{};
   bool has_result = false;
@@ -68,6 +113,18 @@ class Scanner {
   bool finished = false;
   std::atomic<bool> busy{false};
 
+  std::thread producer;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Batch> ready;
+  std::deque<std::vector<uint8_t*>> free_targets;
+  std::exception_ptr error;
+  int64_t capacity = 0;
+  bool started = false;
+  bool producer_done = false;
+  bool stop = false;
+  bool closed = false;
+
   ~Scanner() { Close(); }
 
   void DropChunk() {
@@ -76,7 +133,45 @@ class Scanner {
     chunk_rows = chunk_pos = 0;
   }
 
+  // Producer thread body: fill batches until the query ends, an error occurs or Close() stops it.
+  void Produce() {
+    try {
+      for (;;) {
+        std::vector<uint8_t*> targets;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return stop || (ready.size() < kPrefetch && !free_targets.empty()); });
+          if (stop) break;
+          targets = std::move(free_targets.front());
+          free_targets.pop_front();
+        }
+        Batch b;
+        const bool more = FillBatch(*this, capacity, targets.empty() ? nullptr : targets.data(), &b);
+        std::lock_guard<std::mutex> lock(mu);
+        if (!more) break;
+        ready.push_back(std::move(b));
+        cv.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    producer_done = true;
+    cv.notify_all();
+  }
+
+  // Stops the producer, then releases DuckDB resources; idempotent, never from the producer.
   void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+      closed = true;
+      ready.clear();
+      free_targets.clear();
+      cv.notify_all();
+    }
+    if (producer.joinable()) producer.join();
     DropChunk();
     if (has_result) g_api.destroy_result(&result);
     has_result = false;
@@ -87,6 +182,8 @@ class Scanner {
 };
 
 void DestroyScanner(Scanner* s) { delete s; }
+
+const std::vector<ColumnKind>& KindsOf(const Scanner& s) { return s.kinds; }
 
 bool TryAcquire(Scanner& s) { return !s.busy.exchange(true); }
 
@@ -127,7 +224,7 @@ void LoadDuckDB(const std::string& library_path) {
   g_database = db;
 }
 
-Scanner* OpenScan(const std::string& sql, const std::vector<ColumnKind>& kinds, int threads) {
+Scanner* OpenScan(const std::string& sql, const std::vector<ColumnKind>& kinds, int threads, int64_t stream_buffer_bytes) {
   if (g_database == nullptr) throw Error("E_INTERNAL", "DuckDB is not loaded (call LoadDuckDB first)");
   std::unique_ptr<Scanner> s(new Scanner());
   s->kinds = kinds;
@@ -141,6 +238,12 @@ Scanner* OpenScan(const std::string& sql, const std::vector<ColumnKind>& kinds, 
       g_api.destroy_result(&r);
       g_threads = threads;
     }
+  }
+  if (stream_buffer_bytes > 0) {
+    capi::duckdb_result r{};
+    std::string set = "SET streaming_buffer_size = '" + std::to_string(stream_buffer_bytes) + "B'";
+    g_api.query(s->connection, set.c_str(), &r);
+    g_api.destroy_result(&r);
   }
   capi::duckdb_prepared_statement stmt = nullptr;
   if (g_api.prepare(s->connection, sql.c_str(), &stmt) != capi::DuckDBSuccess) {
@@ -168,8 +271,7 @@ Scanner* OpenScan(const std::string& sql, const std::vector<ColumnKind>& kinds, 
   return s.release();
 }
 
-bool NextBatch(Scanner& s, int64_t capacity, Batch* out) {
-  if (capacity <= 0) throw Error("E_NATIVE_INPUT", "batch capacity must be positive");
+bool FillBatch(Scanner& s, int64_t capacity, uint8_t* const* targets, Batch* out) {
   const size_t ncols = s.kinds.size();
   out->rows = 0;
   out->columns.assign(ncols, ColumnBuffer{});
@@ -178,8 +280,9 @@ bool NextBatch(Scanner& s, int64_t capacity, Batch* out) {
     col.kind = s.kinds[c];
     if (col.kind == ColumnKind::kUtf8) {
       col.offsets.assign(static_cast<size_t>(capacity) + 1, 0);
+      col.values = TakeBuffer(static_cast<size_t>(capacity) * 8);
     } else {
-      col.values.resize(static_cast<size_t>(capacity) * WidthOf(col.kind));
+      if (targets == nullptr || targets[c] == nullptr) col.values = TakeBuffer(static_cast<size_t>(capacity) * WidthOf(col.kind));
     }
   }
   int64_t rows = 0;
@@ -206,18 +309,26 @@ bool NextBatch(Scanner& s, int64_t capacity, Batch* out) {
       const uint8_t* data = static_cast<const uint8_t*>(g_api.vector_get_data(vec));
       const uint64_t* mask = g_api.vector_get_validity(vec);
       const size_t width = WidthOf(col.kind);
-      if (width > 0) std::memcpy(col.values.data() + rows * width, data + pos * width, n * width);
-      for (int64_t i = 0; mask != nullptr && i < n; ++i) {
+      uint8_t* base = targets != nullptr && targets[c] != nullptr ? targets[c] : col.values.data();
+      if (width > 0) std::memcpy(base + rows * width, data + pos * width, n * width);
+      for (int64_t i = 0; mask != nullptr && i < n;) {
         const uint64_t src = static_cast<uint64_t>(pos + i);
-        if ((mask[src >> 6] >> (src & 63)) & 1ULL) continue;
-        if (col.validity.empty()) col.validity.assign((static_cast<size_t>(capacity) + 7) / 8, 0xFF);
-        const int64_t dst = rows + i;
-        col.validity[dst >> 3] &= static_cast<uint8_t>(~(1u << (dst & 7)));
-        ++col.null_count;
-        if (width > 0) std::memset(col.values.data() + dst * width, 0, width);
+        if ((src & 63) == 0 && i + 64 <= n && mask[src >> 6] == ~0ULL) {
+          i += 64;
+          continue;
+        }
+        if (!((mask[src >> 6] >> (src & 63)) & 1ULL)) {
+          if (col.validity.empty()) col.validity.assign((static_cast<size_t>(capacity) + 7) / 8, 0xFF);
+          const int64_t dst = rows + i;
+          col.validity[dst >> 3] &= static_cast<uint8_t>(~(1u << (dst & 7)));
+          ++col.null_count;
+          if (width > 0) std::memset(base + dst * width, 0, width);
+        }
+        ++i;
       }
       if (col.kind == ColumnKind::kUtf8) {
         const auto* strings = reinterpret_cast<const capi::duckdb_string_t*>(data);
+        size_t used = col.offsets[rows];
         for (int64_t i = 0; i < n; ++i) {
           const uint64_t src = static_cast<uint64_t>(pos + i);
           const bool valid = mask == nullptr || ((mask[src >> 6] >> (src & 63)) & 1ULL);
@@ -225,12 +336,14 @@ bool NextBatch(Scanner& s, int64_t capacity, Batch* out) {
             const capi::duckdb_string_t& str = strings[src];
             const uint32_t len = str.value.inlined.length;
             const char* bytes = len <= 12 ? str.value.inlined.inlined : str.value.pointer.ptr;
-            if (col.values.size() + len > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+            if (used + len > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
               throw Error("E_IO", "a text column holds more than 2 GiB in one batch; use a smaller batch size");
             }
-            col.values.insert(col.values.end(), bytes, bytes + len);
+            if (used + len > col.values.size()) col.values.resize(std::max(col.values.size() * 2, used + len));
+            std::memcpy(col.values.data() + used, bytes, len);
+            used += len;
           }
-          col.offsets[rows + i + 1] = static_cast<int32_t>(col.values.size());
+          col.offsets[rows + i + 1] = static_cast<int32_t>(used);
         }
       }
     }
@@ -241,12 +354,49 @@ bool NextBatch(Scanner& s, int64_t capacity, Batch* out) {
   for (ColumnBuffer& col : out->columns) {
     if (col.kind == ColumnKind::kUtf8) {
       col.offsets.resize(static_cast<size_t>(rows) + 1);
+      col.values.resize(static_cast<size_t>(col.offsets[rows]));
     } else {
-      col.values.resize(static_cast<size_t>(rows) * WidthOf(col.kind));
+      if (!col.values.empty()) col.values.resize(static_cast<size_t>(rows) * WidthOf(col.kind));
     }
     if (!col.validity.empty()) col.validity.resize((static_cast<size_t>(rows) + 7) / 8);
   }
   return rows > 0;
+}
+
+bool NextBatch(Scanner& s, int64_t capacity, Batch* out) {
+  if (capacity <= 0) throw Error("E_NATIVE_INPUT", "batch capacity must be positive");
+  std::unique_lock<std::mutex> lock(s.mu);
+  out->rows = 0;
+  out->columns.clear();
+  if (s.closed) return false;
+  if (!s.started) {
+    s.started = true;
+    s.capacity = capacity;
+    s.producer = std::thread(&Scanner::Produce, &s);
+  } else if (capacity != s.capacity) {
+    throw Error("E_NATIVE_INPUT", "capacity must stay the same across calls on one scan");
+  }
+  s.cv.wait(lock, [&] { return !s.ready.empty() || s.producer_done; });
+  if (!s.ready.empty()) {
+    *out = std::move(s.ready.front());
+    s.ready.pop_front();
+    s.cv.notify_all();
+    return true;
+  }
+  if (s.error) {
+    std::exception_ptr e = s.error;
+    s.error = nullptr;
+    std::rethrow_exception(e);
+  }
+  return false;
+}
+
+void ProvideTargets(Scanner& s, std::vector<uint8_t*> targets) {
+  if (targets.size() != s.kinds.size() && !targets.empty()) throw Error("E_NATIVE_INPUT", "one target per column (or none)");
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.closed) return;
+  s.free_targets.push_back(std::move(targets));
+  s.cv.notify_all();
 }
 
 void CloseScan(Scanner& s) { s.Close(); }

@@ -27,6 +27,8 @@ export interface ScanOptions extends ReadOptions {
    * @duckdb/node-api chunk by chunk; 'auto' (default) uses native when the addon and libduckdb load.
    */
   engine?: 'auto' | 'native' | 'js';
+  /** Native engine: bytes DuckDB may decode ahead of the consumer (default 32 MiB; more is faster, uses more memory). */
+  streamBufferBytes?: number;
 }
 
 /** A column of a query as kiln will deliver it: its kiln type and the SQL that yields it. */
@@ -85,6 +87,17 @@ export async function* scanQuery(sql: string, opts: ScanOptions & { context?: Re
   const batchSize = checkBatchSize(opts.batchSize);
   const limit = opts.limit ?? Infinity;
   const context = opts.context ?? { sql };
+  const project = (plan: PlannedColumn[]): string =>
+    `SELECT ${plan.map((p) => p.expr).join(', ')} FROM (${sql})${Number.isFinite(limit) ? ` LIMIT ${Math.trunc(limit)}` : ''}`;
+  if (opts.engine !== 'js') {
+    const lib = duckdbLibraryPath();
+    if (lib !== null && nativeScanAvailable()) {
+      const plan = await nativePlan(lib, sql, context);
+      yield* nativeScan(lib, project(plan), plan, batchSize, context, opts.streamBufferBytes);
+      return;
+    }
+    if (opts.engine === 'native') throw new KilnError('E_NATIVE_MISSING', 'native scan unavailable: the kiln addon or libduckdb could not be loaded');
+  }
   yield* withConnectionGen(async function* (conn) {
     let plan: PlannedColumn[];
     try {
@@ -92,18 +105,9 @@ export async function* scanQuery(sql: string, opts: ScanOptions & { context?: Re
     } catch (err) {
       throw duckdbError(err, context);
     }
-    const projected = `SELECT ${plan.map((p) => p.expr).join(', ')} FROM (${sql})${Number.isFinite(limit) ? ` LIMIT ${Math.trunc(limit)}` : ''}`;
-    if (opts.engine !== 'js') {
-      const lib = duckdbLibraryPath();
-      if (lib !== null && nativeScanAvailable()) {
-        yield* nativeScan(lib, projected, plan, batchSize, context);
-        return;
-      }
-      if (opts.engine === 'native') throw new KilnError('E_NATIVE_MISSING', 'native scan unavailable: the kiln addon or libduckdb could not be loaded');
-    }
     let result;
     try {
-      result = await conn.stream(projected);
+      result = await conn.stream(project(plan));
     } catch (err) {
       throw duckdbError(err, context);
     }
@@ -129,6 +133,16 @@ export async function* scanQuery(sql: string, opts: ScanOptions & { context?: Re
   });
 }
 
+/** Plans a query with the native engine's own DuckDB (DESCRIBE), so a native scan never starts a second instance. */
+async function nativePlan(lib: string, sql: string, context: Record<string, unknown>): Promise<PlannedColumn[]> {
+  const plan: PlannedColumn[] = [];
+  const describeKinds = new Int32Array(6).fill(KIND_CODE.utf8);
+  for await (const batch of nativeScan(lib, `DESCRIBE ${sql}`, ['column_name', 'column_type', 'null', 'key', 'default', 'extra'].map((name) => ({ name, duckdbType: 'VARCHAR', type: 'utf8' as const, expr: name })), 1024, context, 0, describeKinds)) {
+    for (let i = 0; i < batch.numRows; i++) plan.push(planColumn(String(batch.value('column_name', i)), String(batch.value('column_type', i))));
+  }
+  return plan;
+}
+
 const KIND_CODE: Record<ColumnType, number> = { bool: 0, int32: 1, int64: 2, float32: 3, float64: 4, date32: 5, timestamp_us: 6, utf8: 7 };
 
 let libraryPath: string | null | undefined;
@@ -149,13 +163,12 @@ export function duckdbLibraryPath(): string | null {
 }
 
 /** Streams a planned query through the native scanner: one async call per batch, memcpy of DuckDB vectors. */
-async function* nativeScan(lib: string, sql: string, plan: PlannedColumn[], batchSize: number, context: Record<string, unknown>): AsyncGenerator<ColumnBatch> {
-  const kinds = Int32Array.from(plan.map((p) => KIND_CODE[p.type]));
+async function* nativeScan(lib: string, sql: string, plan: PlannedColumn[], batchSize: number, context: Record<string, unknown>, streamBufferBytes?: number, kinds = Int32Array.from(plan.map((p) => KIND_CODE[p.type]))): AsyncGenerator<ColumnBatch> {
   let handle;
   try {
-    handle = await scanOpen(lib, sql, kinds, 0);
+    handle = await scanOpen(lib, sql, kinds, 0, streamBufferBytes);
   } catch (err) {
-    throw err instanceof KilnError && err.code === 'E_IO' ? new KilnError('E_IO', err.message, context) : err;
+    throw err instanceof KilnError && (err.code === 'E_IO' || err.code === 'E_SCHEMA') ? new KilnError(err.code, err.message, context) : err;
   }
   try {
     for (;;) {
@@ -163,11 +176,11 @@ async function* nativeScan(lib: string, sql: string, plan: PlannedColumn[], batc
       if (raw === null) return;
       const columns: Column[] = plan.map((p, c) => {
         const r = raw.columns[c]!;
-        const Ctor = valuesConstructorFor(p.type) as unknown as { new (b: ArrayBuffer): ColumnValues };
+        const Ctor = valuesConstructorFor(p.type) as unknown as { new (b: ArrayBuffer, offset?: number, length?: number): ColumnValues };
         return {
           name: p.name,
           type: p.type,
-          values: new Ctor(r.values),
+          values: p.type === 'utf8' ? new Ctor(r.values) : new Ctor(r.values, 0, raw.rows),
           ...(r.offsets ? { offsets: new Int32Array(r.offsets) } : {}),
           validity: r.validity ? new Uint8Array(r.validity) : null,
           nullCount: r.nullCount,

@@ -101,9 +101,11 @@ describe('native scan boundary', () => {
   it('refuses bad arguments with E_NATIVE_INPUT and survives', async () => {
     const raw = rawAddon() as unknown as Record<string, (...a: unknown[]) => unknown>;
     const lib = duckdbLibraryPath()!;
-    expect(() => raw.scanOpen!(lib, 'SELECT 1', [1], 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
-    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([9]), 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
-    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([1]), 1.5)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
+    expect(() => raw.scanOpen!(lib, 'SELECT 1', [1], 0, 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
+    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([9]), 0, 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
+    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([1]), 1.5, 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
+    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([1]), 0, -1)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
+    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([1]), 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
     expect(() => raw.scanNext!({}, 10)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
     expect(() => raw.scanClose!(42)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
   });
