@@ -40,3 +40,10 @@ export function ensureDataDir() {
   fs.mkdirSync(DATA_DIR, { recursive: true });
   return DATA_DIR;
 }
+
+/** Reads `--name value` from the command line, or the default. */
+export function flag(name, dflt) {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+}

@@ -4,13 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureDataDir, machine, median, peakRssMB, trial } from '../lib.mjs';
+import { ensureDataDir, flag, machine, median, peakRssMB, trial } from '../lib.mjs';
 
 const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const EVENTS = Number(flag('--events', 1_000_000));
 const REPS = Number(flag('--reps', 3));
 const dir = ensureDataDir();

@@ -14,21 +14,11 @@ import {
   type Layout,
 } from '../../bindings/index.js';
 import { ROOT } from '../helpers/paths.js';
+import { seededRandom } from '../../src/validate/corpus.js';
 
 // ------------------------------------------------------------------------------------------
 // Seeded data
 
-/** mulberry32: small seeded PRNG for test data (not the kernel's RNG). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type ColumnKind =
   | 'normal'
@@ -230,7 +220,7 @@ describe('fitBins matches the reference rule (all rows)', () => {
   const kinds: ColumnKind[] = ['normal', 'fewInts', 'dupHeavy', 'withInf', 'constant', 'allNaN', 'extremes', 'adjacent', 'signedZero'];
   for (const maxBin of [2, 3, 16, 255]) {
     it(`maxBin=${maxBin}: thresholds, edges and every bin`, async () => {
-      const rnd = prng(1000 + maxBin);
+      const rnd = seededRandom(1000 + maxBin);
       const rows = 3001;
       const columns = kinds.map((k) => makeColumn(k, rows, rnd));
       const values = pack(columns, 'column');
@@ -263,7 +253,7 @@ describe('fitBins matches the reference rule (all rows)', () => {
   });
 
   it('quantile cuts: at most maxBin roughly balanced bins; a heavy value keeps its own bin', async () => {
-    const rnd = prng(7);
+    const rnd = seededRandom(7);
     const rows = 20000;
     const uniform = Array.from({ length: rows }, () => rnd());
     const heavy = Array.from({ length: rows }, () => (rnd() < 0.4 ? 0 : rnd()));
@@ -294,7 +284,7 @@ describe('fitBins matches the reference rule (all rows)', () => {
 
 describe('applyBins', () => {
   it('bins unseen values (outside the fitted range, ±Inf, NaN) by the rule', async () => {
-    const rnd = prng(99);
+    const rnd = seededRandom(99);
     const train = [makeColumn('normal', 2000, rnd), makeColumn('fewInts', 2000, rnd), makeColumn('withInf', 2000, rnd)];
     const m = await fitBins(pack(train, 'column'), { rows: 2000, cols: 3, maxBin: 32 });
     const test = train.map((c) => c.map((v, i) => (i % 7 === 0 ? v * 1e3 : i % 11 === 0 ? -v - 0.5 : v + 0.25)));
@@ -313,7 +303,7 @@ describe('applyBins', () => {
       thresholds: Float64Array.from([...t0, ...t1]),
       offsets: Int32Array.from([0, 254, 257, 257]),
     };
-    const rnd = prng(3);
+    const rnd = seededRandom(3);
     const rows = 5003;
     const columns = [0, 1, 2].map(() =>
       Array.from({ length: rows }, () => {
@@ -333,7 +323,7 @@ describe('applyBins', () => {
 
 describe('determinism', () => {
   const rows = 50_000; // > 3 row blocks of 16384
-  const rnd = prng(2024);
+  const rnd = seededRandom(2024);
   const columns = [makeColumn('normal', rows, rnd), makeColumn('dupHeavy', rows, rnd), makeColumn('withInf', rows, rnd), makeColumn('allNaN', rows, rnd), makeColumn('fewInts', rows, rnd)];
   const cols = columns.length;
   const colValues = pack(columns, 'column');
@@ -414,7 +404,7 @@ describe('determinism', () => {
 
 describe('sampling (rows > sampleSize)', () => {
   const rows = 40_000;
-  const rnd = prng(555);
+  const rnd = seededRandom(555);
   const base = Array.from({ length: rows }, () => (rnd() - 0.5) * 1e4);
   base[17] = NaN;
   // feature 1 = -feature 0 (exact): same sampled rows => thresholds mirror exactly
@@ -458,7 +448,7 @@ describe('sampling (rows > sampleSize)', () => {
 
 describe('concurrency', () => {
   it('many overlapping calls settle with identical results', async () => {
-    const rnd = prng(77);
+    const rnd = seededRandom(77);
     const rows = 20_000;
     const columns = [makeColumn('normal', rows, rnd), makeColumn('withInf', rows, rnd)];
     const v = pack(columns, 'row', true);
