@@ -165,13 +165,14 @@ export type ScanBatchBuffers = RawScanBatch;
 export const DEFAULT_STREAM_BUFFER_BYTES = 32 << 20;
 
 /** Starts streaming a DuckDB query natively; `kinds` are the planned column kind codes (0..7). */
-export function scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads = 0, streamBufferBytes = DEFAULT_STREAM_BUFFER_BYTES): Promise<ScanHandle> {
+export function scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads = 0, streamBufferBytes = DEFAULT_STREAM_BUFFER_BYTES, reuseBuffers = false): Promise<ScanHandle> {
   if (typeof libraryPath !== 'string' || libraryPath === '') throw inputError('scanOpen', 'libraryPath must be a non-empty string');
   if (typeof sql !== 'string' || sql === '') throw inputError('scanOpen', 'sql must be a non-empty string');
   if (!isTag(kinds, 'Int32Array') || kinds.length === 0) throw inputError('scanOpen', 'kinds must be a non-empty Int32Array');
   checkInt('scanOpen', 'threads', threads, 0, MAX_THREADS);
   checkInt('scanOpen', 'streamBufferBytes', streamBufferBytes, 0, 2 ** 40);
-  return loadAddon().scanOpen(libraryPath, sql, kinds, threads, streamBufferBytes);
+  if (typeof reuseBuffers !== 'boolean') throw inputError('scanOpen', 'reuseBuffers must be a boolean');
+  return loadAddon().scanOpen(libraryPath, sql, kinds, threads, streamBufferBytes, reuseBuffers);
 }
 
 /** The next batch of at most `capacity` rows, or null when the query is exhausted. */

@@ -87,8 +87,9 @@ export interface NativeAddon {
    * Loads libduckdb from libraryPath (once) and starts streaming `sql`; kinds[i] is the expected
    * kind of column i: 0 bool, 1 int32, 2 int64, 3 float32, 4 float64, 5 date32, 6 timestamp_us, 7 utf8.
    * threads (0 = DuckDB default) and streamBufferBytes (0 = DuckDB default) tune DuckDB's scan-ahead.
+   * reuseBuffers: a batch's fixed-width buffers are refilled once the next batch is requested.
    */
-  scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads: number, streamBufferBytes: number): Promise<RawScanHandle>;
+  scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads: number, streamBufferBytes: number, reuseBuffers: boolean): Promise<RawScanHandle>;
   /** The next batch of at most `capacity` rows, or null at the end. One call in flight per handle. */
   scanNext(handle: RawScanHandle, capacity: number): Promise<RawScanBatch | null>;
   /** Ends the scan early and frees the query; later scanNext calls resolve null. */

@@ -32,9 +32,11 @@ if (args[0] === '--child') {
         rows = Number(r.getRows()[0][0]);
       });
     } else {
-      for await (const b of lib.scanFile(FILE, { engine: mode, columns: COLUMNS, ...(STREAM_BUFFER ? { streamBufferBytes: Number(STREAM_BUFFER) } : {}) })) rows += b.numRows;
+      const engine = mode === 'native-reuse' ? 'native' : mode;
+      const reuseBuffers = mode === 'native-reuse';
+      for await (const b of lib.scanFile(FILE, { engine, columns: COLUMNS, reuseBuffers, ...(STREAM_BUFFER ? { streamBufferBytes: Number(STREAM_BUFFER) } : {}) })) rows += b.numRows;
     }
-    passes.push({ ms: performance.now() - t0, rows });
+    passes.push({ ms: performance.now() - t0, rows, peakRssMB: peakRssMB() });
   }
   console.log(JSON.stringify({ mode, passes, peakRssMB: peakRssMB() }));
   process.exit(0);
@@ -52,7 +54,7 @@ if (!fs.existsSync(FILE)) {
 }
 
 const self = fileURLToPath(import.meta.url);
-const modes = process.env.KILN_BENCH_SKIP_JS ? ['aggregate', 'native'] : ['aggregate', 'native', 'js'];
+const modes = process.env.KILN_BENCH_SKIP_JS ? ['aggregate', 'native', 'native-reuse'] : ['aggregate', 'native', 'native-reuse', 'js'];
 const runs = Object.fromEntries(modes.map((m) => [m, []]));
 trial(self, ['--child', 'aggregate', '--rows', String(ROWS), '--passes', '1']); // warm the page cache
 for (let r = 0; r < REPS; r++) {
@@ -60,7 +62,7 @@ for (let r = 0; r < REPS; r++) {
     const t = trial(self, ['--child', m, '--rows', String(ROWS), '--passes', String(m === 'js' ? 1 : PASSES), ...(STREAM_BUFFER ? ['--stream-buffer', STREAM_BUFFER] : [])]);
     for (const p of t.passes) if (p.rows !== ROWS) throw new Error(`${m} read ${p.rows} rows, expected ${ROWS}`);
     runs[m].push(t);
-    process.stderr.write(`  rep ${r + 1} ${m.padEnd(9)} ${t.passes.map((p) => p.ms.toFixed(0)).join(' / ')} ms  peak RSS ${t.peakRssMB.toFixed(0)} MB\n`);
+    process.stderr.write(`  rep ${r + 1} ${m.padEnd(12)} ${t.passes.map((p) => p.ms.toFixed(0)).join(' / ')} ms  peak RSS ${t.passes[0].peakRssMB.toFixed(0)} MB after the first pass, ${t.peakRssMB.toFixed(0)} MB after all\n`);
   }
 }
 const summary = {};
@@ -72,7 +74,8 @@ for (const m of modes) {
     coldMs: +cold.toFixed(1),
     warmMs: warm === null ? null : +warm.toFixed(1),
     rowsPerSecWarm: warm === null ? null : Math.round(ROWS / (warm / 1000)),
-    peakRssMB: +Math.max(...runs[m].map((t) => t.peakRssMB)).toFixed(0),
+    peakRssOnePassMB: +Math.max(...runs[m].map((t) => t.passes[0].peakRssMB)).toFixed(0),
+    peakRssAllPassesMB: +Math.max(...runs[m].map((t) => t.peakRssMB)).toFixed(0),
   };
 }
 const result = {
@@ -85,6 +88,8 @@ const result = {
   ...summary,
   ratioNativeVsAggregateWarm: +(summary.aggregate.warmMs / summary.native.warmMs).toFixed(3),
   ratioNativeVsAggregateCold: +(summary.aggregate.coldMs / summary.native.coldMs).toFixed(3),
+  ratioNativeReuseVsAggregateWarm: +(summary.aggregate.warmMs / summary['native-reuse'].warmMs).toFixed(3),
+  ratioNativeReuseVsAggregateCold: +(summary.aggregate.coldMs / summary['native-reuse'].coldMs).toFixed(3),
   ...(summary.js ? { ratioJsVsAggregateCold: +(summary.aggregate.coldMs / summary.js.coldMs).toFixed(3) } : {}),
 };
 console.log(JSON.stringify(result));

@@ -7,7 +7,6 @@
 #include <deque>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -26,21 +25,13 @@ using scan::Scanner;
 constexpr int kKindCount = 8;
 constexpr std::uint64_t kMaxCapacity = 1ULL << 24;
 
-// Moves a vector into an ArrayBuffer that frees (or recycles) it when collected (text columns,
-// offsets and validity: sizes known only after the batch is filled).
+// Copies a small per-batch vector (text bytes, offsets, validity) into a V8-owned Buffer, so V8
+// accounts it like any Buffer and collects it promptly once the batch is dropped.
 template <typename Vec>
-Napi::ArrayBuffer AdoptBuffer(Napi::Env env, Vec&& data) {
-  using T = typename std::decay_t<Vec>::value_type;
-  using Owned = std::decay_t<Vec>;
+Napi::ArrayBuffer CopyToBuffer(Napi::Env env, const Vec& data) {
+  using T = typename Vec::value_type;
   if (data.empty()) return Napi::ArrayBuffer::New(env, 0);
-  auto* owned = new Owned(std::move(data));
-  return Napi::ArrayBuffer::New(
-      env, owned->data(), owned->size() * sizeof(T),
-      [](Napi::Env, void*, Owned* hint) {
-        if constexpr (std::is_same_v<Owned, scan::ByteBuffer>) scan::RecycleBuffer(std::move(*hint));
-        delete hint;
-      },
-      owned);
+  return Napi::Buffer<std::uint8_t>::Copy(env, reinterpret_cast<const std::uint8_t*>(data.data()), data.size() * sizeof(T)).ArrayBuffer();
 }
 
 // What a scan handle owns: the scanner and the JS Buffers given to it as batch destinations, in
@@ -48,6 +39,9 @@ Napi::ArrayBuffer AdoptBuffer(Napi::Env env, Vec&& data) {
 struct ScanState {
   Scanner* scanner = nullptr;
   std::deque<std::vector<Napi::Reference<Napi::ArrayBuffer>>> sets;
+  // reuseBuffers: the set of the batch last handed to JS, given back to the producer on the next call.
+  bool reuse = false;
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> lent;
   ~ScanState() {
     if (scanner != nullptr) scan::DestroyScanner(scanner);
   }
@@ -61,6 +55,14 @@ ScanState* HandleOf(Napi::Env env, Napi::Value v) {
   ScanState* s = v.As<Napi::External<ScanState>>().Data();
   if (s == nullptr || s->scanner == nullptr) ThrowInput(env, "scan handle is empty");
   return s;
+}
+
+// Hands an existing set of Buffers back to the producer (reuseBuffers mode).
+void ReturnTargetSet(ScanState* state, std::vector<Napi::Reference<Napi::ArrayBuffer>>&& refs) {
+  std::vector<std::uint8_t*> targets;
+  for (auto& r : refs) targets.push_back(r.IsEmpty() ? nullptr : static_cast<std::uint8_t*>(r.Value().Data()));
+  state->sets.push_back(std::move(refs));
+  scan::ProvideTargets(*state->scanner, std::move(targets));
 }
 
 // Allocates Node Buffers for the fixed-width columns of one future batch and hands them to the producer.
@@ -84,8 +86,8 @@ void ProvideTargetSet(Napi::Env env, ScanState* state, std::int64_t capacity) {
 
 class ScanOpenWorker : public PromiseWorker {
  public:
-  ScanOpenWorker(Napi::Env env, std::string library, std::string sql, std::vector<ColumnKind> kinds, int threads, std::int64_t buffer_bytes)
-      : PromiseWorker(env, "kiln.scanOpen"), library_(std::move(library)), sql_(std::move(sql)), kinds_(std::move(kinds)), threads_(threads), buffer_bytes_(buffer_bytes) {}
+  ScanOpenWorker(Napi::Env env, std::string library, std::string sql, std::vector<ColumnKind> kinds, int threads, std::int64_t buffer_bytes, bool reuse)
+      : PromiseWorker(env, "kiln.scanOpen"), library_(std::move(library)), sql_(std::move(sql)), kinds_(std::move(kinds)), threads_(threads), buffer_bytes_(buffer_bytes), reuse_(reuse) {}
 
   ~ScanOpenWorker() override {
     if (scanner_ != nullptr) scan::DestroyScanner(scanner_);
@@ -100,6 +102,7 @@ class ScanOpenWorker : public PromiseWorker {
   Napi::Value Result(Napi::Env env) override {
     auto* state = new ScanState();
     state->scanner = scanner_;
+    state->reuse = reuse_;
     scanner_ = nullptr;
     return Napi::External<ScanState>::New(env, state, [](Napi::Env, ScanState* p) { delete p; });
   }
@@ -110,12 +113,13 @@ class ScanOpenWorker : public PromiseWorker {
   std::vector<ColumnKind> kinds_;
   int threads_;
   std::int64_t buffer_bytes_;
+  bool reuse_;
   Scanner* scanner_ = nullptr;
 };
 
 // Fixed-width values arrive written straight from DuckDB's vectors into Node Buffers that were
 // handed to the producer earlier, so V8 owns and accounts them (a dropped batch is collected like
-// any Buffer); text, offsets and validity are adopted from the batch.
+// any Buffer); text, offsets and validity are small and copied into Buffers on the JS thread.
 class ScanNextWorker : public PromiseWorker {
  public:
   ScanNextWorker(Napi::Env env, Napi::Object handle, ScanState* state, std::int64_t capacity)
@@ -132,7 +136,8 @@ class ScanNextWorker : public PromiseWorker {
     if (batch_.rows == 0) return env.Null();
     std::vector<Napi::Reference<Napi::ArrayBuffer>> set = std::move(state_->sets.front());
     state_->sets.pop_front();
-    ProvideTargetSet(env, state_, capacity_);
+    if (state_->reuse && !state_->lent.empty()) ReturnTargetSet(state_, std::move(state_->lent));
+    else ProvideTargetSet(env, state_, capacity_);
     Napi::Object out = Napi::Object::New(env);
     out.Set("rows", Napi::Number::New(env, static_cast<double>(batch_.rows)));
     Napi::Array columns = Napi::Array::New(env, batch_.columns.size());
@@ -142,14 +147,16 @@ class ScanNextWorker : public PromiseWorker {
       if (!set[c].IsEmpty()) {
         o.Set("values", set[c].Value());
       } else {
-        o.Set("values", AdoptBuffer(env, std::move(col.values)));
-        o.Set("offsets", AdoptBuffer(env, std::move(col.offsets)));
+        o.Set("values", CopyToBuffer(env, col.values));
+        o.Set("offsets", CopyToBuffer(env, col.offsets));
+        scan::RecycleBuffer(std::move(col.values));
       }
-      o.Set("validity", col.validity.empty() ? env.Null() : Napi::Value(AdoptBuffer(env, std::move(col.validity))));
+      o.Set("validity", col.validity.empty() ? env.Null() : Napi::Value(CopyToBuffer(env, col.validity)));
       o.Set("nullCount", Napi::Number::New(env, static_cast<double>(col.null_count)));
       columns.Set(static_cast<std::uint32_t>(c), o);
     }
     out.Set("columns", columns);
+    if (state_->reuse) state_->lent = std::move(set);
     return out;
   }
 
@@ -161,11 +168,11 @@ class ScanNextWorker : public PromiseWorker {
 
 }  // namespace
 
-// JS: scanOpen(libraryPath: string, sql: string, kinds: Int32Array, threads: number, streamBufferBytes: number): Promise<ScanHandle>
+// JS: scanOpen(libraryPath, sql, kinds: Int32Array, threads, streamBufferBytes, reuseBuffers: boolean): Promise<ScanHandle>
 Napi::Value ScanOpenJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
-    if (info.Length() != 5) ThrowInput(env, "scanOpen expects (libraryPath, sql, kinds, threads, streamBufferBytes)");
+    if (info.Length() != 6) ThrowInput(env, "scanOpen expects (libraryPath, sql, kinds, threads, streamBufferBytes, reuseBuffers)");
     if (!info[0].IsString()) ThrowInput(env, "libraryPath must be a string (got " + DescribeType(info[0]) + ")");
     if (!info[1].IsString()) ThrowInput(env, "sql must be a string (got " + DescribeType(info[1]) + ")");
     Span<const std::int32_t> codes = AsTypedSpan<std::int32_t>(env, info[2], napi_int32_array, "Int32Array", "kinds");
@@ -184,7 +191,8 @@ Napi::Value ScanOpenJs(const Napi::CallbackInfo& info) {
     if (!(buffer >= 0 && buffer <= 1099511627776.0) || buffer != static_cast<double>(static_cast<std::int64_t>(buffer))) {
       ThrowInput(env, "streamBufferBytes must be an integer in [0, 2^40]");
     }
-    auto* worker = new ScanOpenWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), std::move(kinds), static_cast<int>(threads), static_cast<std::int64_t>(buffer));
+    if (!info[5].IsBoolean()) ThrowInput(env, "reuseBuffers must be a boolean");
+    auto* worker = new ScanOpenWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), std::move(kinds), static_cast<int>(threads), static_cast<std::int64_t>(buffer), info[5].As<Napi::Boolean>().Value());
     return worker->Start();
   });
 }
@@ -224,6 +232,7 @@ Napi::Value ScanCloseJs(const Napi::CallbackInfo& info) {
     if (!scan::TryAcquire(*s)) ThrowInput(env, "scanClose called while a scanNext on this handle is pending");
     scan::CloseScan(*s);
     state->sets.clear();
+    state->lent.clear();
     scan::Release(*s);
     return env.Undefined();
   });

@@ -29,6 +29,12 @@ export interface ScanOptions extends ReadOptions {
   engine?: 'auto' | 'native' | 'js';
   /** Native engine: bytes DuckDB may decode ahead of the consumer (default 32 MiB; more is faster, uses more memory). */
   streamBufferBytes?: number;
+  /**
+   * Native engine, for consumers that drop each batch before asking for the next (sinks, stats,
+   * binning): numeric buffers are recycled, so a batch is valid only until the next is requested.
+   * Default false: every batch owns its memory.
+   */
+  reuseBuffers?: boolean;
 }
 
 /** A column of a query as kiln will deliver it: its kiln type and the SQL that yields it. */
@@ -93,7 +99,7 @@ export async function* scanQuery(sql: string, opts: ScanOptions & { context?: Re
     const lib = duckdbLibraryPath();
     if (lib !== null && nativeScanAvailable()) {
       const plan = await nativePlan(lib, sql, context);
-      yield* nativeScan(lib, project(plan), plan, batchSize, context, opts.streamBufferBytes);
+      yield* nativeScan(lib, project(plan), plan, batchSize, context, opts.streamBufferBytes, undefined, opts.reuseBuffers ?? false);
       return;
     }
     if (opts.engine === 'native') throw new KilnError('E_NATIVE_MISSING', 'native scan unavailable: the kiln addon or libduckdb could not be loaded');
@@ -163,10 +169,19 @@ export function duckdbLibraryPath(): string | null {
 }
 
 /** Streams a planned query through the native scanner: one async call per batch, memcpy of DuckDB vectors. */
-async function* nativeScan(lib: string, sql: string, plan: PlannedColumn[], batchSize: number, context: Record<string, unknown>, streamBufferBytes?: number, kinds = Int32Array.from(plan.map((p) => KIND_CODE[p.type]))): AsyncGenerator<ColumnBatch> {
+async function* nativeScan(
+  lib: string,
+  sql: string,
+  plan: PlannedColumn[],
+  batchSize: number,
+  context: Record<string, unknown>,
+  streamBufferBytes?: number,
+  kinds = Int32Array.from(plan.map((p) => KIND_CODE[p.type])),
+  reuseBuffers = false,
+): AsyncGenerator<ColumnBatch> {
   let handle;
   try {
-    handle = await scanOpen(lib, sql, kinds, 0, streamBufferBytes);
+    handle = await scanOpen(lib, sql, kinds, 0, streamBufferBytes, reuseBuffers);
   } catch (err) {
     throw err instanceof KilnError && (err.code === 'E_IO' || err.code === 'E_SCHEMA') ? new KilnError(err.code, err.message, context) : err;
   }

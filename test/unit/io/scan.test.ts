@@ -60,6 +60,33 @@ describe('DuckDB → ColumnBatch', () => {
     });
   }
 
+  it('reuseBuffers gives the same values to a consumer that drops each batch, and recycles buffers', async () => {
+    const plain = await collect(scanFile(typed, { engine: 'js', batchSize: 1000 }));
+    const reused = await collect(scanFile(typed, { engine: 'native', batchSize: 1000, reuseBuffers: true }));
+    expect(reused).toEqual(plain);
+    const seen = new Set<ArrayBufferLike>();
+    let batches = 0;
+    for await (const b of scanFile(typed, { engine: 'native', batchSize: 1000, reuseBuffers: true, columns: ['d'] })) {
+      seen.add(b.column('d').values.buffer);
+      batches++;
+    }
+    expect(batches).toBe(11);
+    expect(seen.size).toBeLessThan(batches);
+  });
+
+  it('batches kept by the consumer stay intact without reuseBuffers', async () => {
+    const kept: ColumnBatch[] = [];
+    for await (const b of scanFile(typed, { engine: 'native', batchSize: 1000, columns: ['id', 's'] })) kept.push(b);
+    expect(kept).toHaveLength(11);
+    expect(new Set(kept.map((b) => b.column('id').values.buffer)).size).toBe(11);
+    kept.forEach((b, k) => {
+      expect(b.value('id', 0)).toBe(BigInt(k * 1000));
+      expect(b.value('id', b.numRows - 1)).toBe(BigInt(k * 1000 + b.numRows - 1));
+      const i = k * 1000 + 1;
+      expect(b.value('s', 1)).toBe(i % 11 === 0 ? null : `txt_${i % 13}${'é'.repeat(i % 17)}`);
+    });
+  });
+
   it('maps DuckDB types to kiln column types with nulls counted', async () => {
     const it = scanFile(typed, { engine: 'native' });
     const first = (await it.next()).value as ColumnBatch;
@@ -101,10 +128,10 @@ describe('native scan boundary', () => {
   it('refuses bad arguments with E_NATIVE_INPUT and survives', async () => {
     const raw = rawAddon() as unknown as Record<string, (...a: unknown[]) => unknown>;
     const lib = duckdbLibraryPath()!;
-    expect(() => raw.scanOpen!(lib, 'SELECT 1', [1], 0, 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
-    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([9]), 0, 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
-    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([1]), 1.5, 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
-    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([1]), 0, -1)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
+    expect(() => raw.scanOpen!(lib, 'SELECT 1', [1], 0, 0, false)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
+    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([9]), 0, 0, false)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
+    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([1]), 1.5, 0, false)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
+    expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([1]), 0, -1, false)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
     expect(() => raw.scanOpen!(lib, 'SELECT 1', new Int32Array([1]), 0)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
     expect(() => raw.scanNext!({}, 10)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
     expect(() => raw.scanClose!(42)).toThrow(expect.objectContaining({ code: 'E_NATIVE_INPUT' }));
