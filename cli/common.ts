@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { isKilnError, KilnError } from '../src/index.js';
 
-/** kiln's exit codes: 0 success, 1 a gate failed, 2 bad usage or unreadable input, 3 internal error. */
-export const EXIT = { OK: 0, GATE: 1, USAGE: 2, INTERNAL: 3 } as const;
+/** kiln's exit codes: 0 success, 1 a gate failed, 2 bad usage or unreadable input, 3 internal error, 130 cancelled (Ctrl-C, SIGTERM). */
+export const EXIT = { OK: 0, GATE: 1, USAGE: 2, INTERNAL: 3, CANCELLED: 130 } as const;
 
 const USAGE_CODES = new Set(['E_USAGE', 'E_IO', 'E_SCHEMA', 'E_NATIVE_INPUT', 'E_MANIFEST', 'E_DATASET', 'E_MODEL_FORMAT']);
 
 /** The exit code an error maps to. */
 export function exitCodeFor(err: unknown): number {
+  if (isKilnError(err) && err.code === 'E_CANCELLED') return EXIT.CANCELLED;
   if (isKilnError(err)) return USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.INTERNAL;
   return EXIT.INTERNAL;
 }
@@ -74,4 +75,18 @@ export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** Runs `fn` with an AbortSignal that SIGINT/SIGTERM trigger, so long work stops cleanly and removes its temp files. */
+export async function withCancellation<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    process.removeListener('SIGINT', abort);
+    process.removeListener('SIGTERM', abort);
+  }
 }

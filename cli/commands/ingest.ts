@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import fs from 'node:fs';
 import { ingestFile, RunReceipt, writeReceipt, KilnError, type IngestSummary } from '../../src/index.js';
-import { action, EXIT, intOption, numberOption, printJson, withExamples } from '../common.js';
+import { action, EXIT, intOption, numberOption, printJson, withCancellation, withExamples } from '../common.js';
 import { createProgress, wantsLiveProgress } from '../ui/progress.js';
 
 interface IngestFlags {
@@ -18,6 +18,10 @@ interface IngestFlags {
 
 /** Runs an ingest with progress and a receipt; returns the summary and the receipt path. */
 export async function runIngest(input: string, flags: IngestFlags): Promise<{ summary: IngestSummary; receiptPath: string }> {
+  return withCancellation((signal) => runIngestUntil(input, flags, signal));
+}
+
+async function runIngestUntil(input: string, flags: IngestFlags, signal: AbortSignal): Promise<{ summary: IngestSummary; receiptPath: string }> {
   const config = {
     schema: flags.schema,
     requireLabel: Boolean(flags.requireLabel),
@@ -27,11 +31,13 @@ export async function runIngest(input: string, flags: IngestFlags): Promise<{ su
   };
   if (!fs.existsSync(input)) throw new KilnError('E_IO', `cannot read input ${input}: no such file`, { file: input });
   const receipt = await RunReceipt.start('ingest', { config, inputs: [input] });
+  if (signal.aborted) throw new KilnError('E_CANCELLED', 'ingest cancelled');
   const progress = createProgress({ live: wantsLiveProgress(Boolean(flags.json)) });
   let summary: IngestSummary;
   try {
     progress.update({ stage: 'ingest', done: 0, total: 1, unit: 'B' });
     summary = await ingestFile(input, {
+      signal,
       schema: flags.schema,
       out: flags.out,
       rejects: flags.rejects,

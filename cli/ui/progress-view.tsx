@@ -43,7 +43,7 @@ export class LiveProgressView {
   show(state: ProgressState): void {
     const el = <Bar state={state} started={this.started} />;
     if (this.instance) this.instance.rerender(el);
-    else this.instance = render(el, { stdout: this.stream, patchConsole: false, exitOnCtrlC: true });
+    else this.instance = render(el, { stdout: this.stream, patchConsole: false, exitOnCtrlC: false });
   }
 
   close(): void {

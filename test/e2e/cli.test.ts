@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeEventCorpus } from '../../src/validate/corpus.js';
 import { json, kiln } from '../helpers/cli.js';
-import { DATASETS, makeTemp, rmTemp } from '../helpers/paths.js';
+import { CLI, DATASETS, makeTemp, rmTemp } from '../helpers/paths.js';
 
 let dir: string;
 beforeAll(() => {
@@ -90,6 +91,30 @@ describe('kiln CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/does-not-exist/);
     expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('ingest: Ctrl-C stops with exit 130 and leaves no partial or temp files', async () => {
+    const input = path.join(dir, 'big.ndjson');
+    await writeEventCorpus(input, { lines: 400_000, seed: 2, faultRate: 0.001 });
+    const outDir = path.join(dir, 'cancel');
+    fs.mkdirSync(outDir);
+    const child = spawn(process.execPath, [CLI, 'ingest', input, '--schema', 'builtin:byte-event', '--out', path.join(outDir, 'out.ndjson'), '--rejects', path.join(outDir, 'rej.ndjson')], {
+      env: { ...process.env, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const started = new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('kiln: ingest')) resolve();
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await started;
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/E_CANCELLED/);
+    expect(fs.readdirSync(outDir)).toEqual([]);
   });
 
   it('demo runs the main job end to end on generated data', () => {
