@@ -141,6 +141,12 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
     throw new KilnError('E_USAGE', `consentScope must be "care" or "research", got "${String(opts.consentScope)}"`);
   }
   const outFormat = /\.parquet$/i.test(opts.out) ? 'parquet' : 'ndjson';
+  if (outFormat === 'ndjson' && !/\.(ndjson|jsonl|json)$/i.test(opts.out)) {
+    throw new KilnError('E_USAGE', `--out ${opts.out}: accepted records are written as NDJSON (.ndjson, .jsonl) or Parquet (.parquet)`);
+  }
+  if (!/\.(ndjson|jsonl|json)$/i.test(opts.rejects)) {
+    throw new KilnError('E_USAGE', `--rejects ${opts.rejects}: rejects are written as NDJSON; name the file .ndjson or .jsonl`);
+  }
   if (path.resolve(opts.out) === path.resolve(opts.rejects) || path.resolve(opts.out) === path.resolve(input)) {
     throw new KilnError('E_USAGE', '--out, --rejects and the input must be three different files');
   }

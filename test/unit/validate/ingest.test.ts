@@ -141,5 +141,8 @@ describe('fail-closed ingest', () => {
     await expect(ingestFile(corpus, { schema: 'builtin:nope', out: path.join(dir, 'x.ndjson'), rejects: path.join(dir, 'y.ndjson') })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(ingestFile(corpus, { schema: 'builtin:byte-event', out: path.join(dir, 'x.ndjson'), rejects: path.join(dir, 'x.ndjson') })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(ingestFile(corpus, { schema: 'builtin:byte-event', out: path.join(dir, 'x.ndjson'), rejects: path.join(dir, 'y.ndjson'), maxRejectRate: 2 })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(ingestFile(corpus, { schema: 'builtin:byte-event', out: path.join(dir, 'x.csv'), rejects: path.join(dir, 'y.ndjson') })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(ingestFile(corpus, { schema: 'builtin:byte-event', out: path.join(dir, 'x.ndjson'), rejects: path.join(dir, 'y.parquet') })).rejects.toMatchObject({ code: 'E_USAGE' });
+    expect(fs.existsSync(path.join(dir, 'x.csv'))).toBe(false);
   });
 });
