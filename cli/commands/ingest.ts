@@ -58,7 +58,8 @@ async function runIngestUntil(input: string, flags: IngestFlags, signal: AbortSi
     status: summary.gate === 'passed' ? 'ok' : 'gate_failed',
     extra: { byCode: summary.byCode, rejectRate: summary.rejectRate },
   });
-  const receiptPath = await writeReceipt(record, flags.out);
+  // A failed gate publishes no --out, so its receipt goes beside the rejects it did publish.
+  const receiptPath = await writeReceipt(record, summary.gate === 'passed' ? flags.out : flags.rejects);
   return { summary, receiptPath };
 }
 

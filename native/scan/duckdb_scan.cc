@@ -289,9 +289,18 @@ bool FillBatch(Scanner& s, int64_t capacity, uint8_t* const* targets, Batch* out
   while (rows < capacity && !s.finished) {
     if (s.chunk == nullptr || s.chunk_pos == s.chunk_rows) {
       s.DropChunk();
+      {
+        std::lock_guard<std::mutex> lock(s.mu);
+        if (s.stop) {
+          s.finished = true;
+          break;
+        }
+      }
       s.chunk = g_api.fetch_chunk(s.result);
       if (s.chunk == nullptr) {
         s.finished = true;
+        const char* why = g_api.result_error(&s.result);
+        if (why != nullptr && why[0] != '\0') throw Error("E_IO", why);
         break;
       }
       s.chunk_rows = static_cast<int64_t>(g_api.data_chunk_get_size(s.chunk));

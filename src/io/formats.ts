@@ -54,6 +54,7 @@ export function sourceSql(file: string, opts: ReadOptions = {}): string {
       const args = [lit];
       if (opts.delimiter !== undefined) args.push(`delim=${sqlString(opts.delimiter)}`);
       args.push(`header=${opts.header === false ? 'false' : 'true'}`);
+      args.push('allow_quoted_nulls=false');
       if (opts.skip) args.push(`skip=${Math.trunc(opts.skip)}`);
       if (opts.nullStrings?.length) args.push(`nullstr=[${opts.nullStrings.map(sqlString).join(', ')}]`);
       return `read_csv(${args.join(', ')})`;

@@ -165,6 +165,7 @@ async function writeArrow(batches: AsyncIterable<ColumnBatch> | Iterable<ColumnB
     out.once('finish', () => resolve());
     out.once('error', reject);
   });
+  done.catch(() => undefined);
   writer.pipe(out);
   let rows = 0;
   try {

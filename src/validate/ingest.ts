@@ -147,7 +147,8 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
   if (!/\.(ndjson|jsonl|json)$/i.test(opts.rejects)) {
     throw new KilnError('E_USAGE', `--rejects ${opts.rejects}: rejects are written as NDJSON; name the file .ndjson or .jsonl`);
   }
-  if (path.resolve(opts.out) === path.resolve(opts.rejects) || path.resolve(opts.out) === path.resolve(input)) {
+  const same = (a: string, b: string): boolean => path.resolve(a) === path.resolve(b) || (fs.existsSync(a) && fs.existsSync(b) && fs.realpathSync(a) === fs.realpathSync(b));
+  if (same(opts.out, opts.rejects) || same(opts.out, input) || same(opts.rejects, input)) {
     throw new KilnError('E_USAGE', '--out, --rejects and the input must be three different files');
   }
   let stat: fs.Stats;
@@ -233,7 +234,9 @@ export async function ingestFile(input: string, opts: IngestOptions): Promise<In
   let unit = new Unit(UNIT_BYTES);
   const dispatch = async (): Promise<void> => {
     if (unit.lineNos.length === 0) return;
-    inflight.push({ unit, result: pool.judge(unit) });
+    const result = pool.judge(unit);
+    result.catch(() => undefined);
+    inflight.push({ unit, result });
     unit = new Unit(UNIT_BYTES);
     while (inflight.length > Math.max(1, 2 * workers)) await settleHead();
   };
@@ -389,6 +392,7 @@ class JudgePool {
   private readonly pending = new Map<number, { resolve: (r: { buf: Buffer; verdicts: UnitVerdicts }) => void; reject: (e: Error) => void }>();
   private readonly inline: ((buf: Buffer, offsets: Int32Array) => UnitVerdicts) | null = null;
   private next = 0;
+  private closing = false;
 
   constructor(count: number, options: JudgeOptions) {
     const script = count > 0 ? ingestWorkerScript() : null;
@@ -404,6 +408,11 @@ class JudgePool {
         this.pending.delete(msg.unit);
         if (msg.error !== undefined || !msg.verdicts) p.reject(new KilnError('E_INTERNAL', `ingest worker failed: ${msg.error ?? 'no verdicts'}`));
         else p.resolve({ buf: Buffer.from(msg.buf), verdicts: msg.verdicts });
+      });
+      w.on('exit', (code) => {
+        if (code === 0 || this.closing) return;
+        for (const p of this.pending.values()) p.reject(new KilnError('E_INTERNAL', `ingest worker exited with code ${code}`));
+        this.pending.clear();
       });
       w.on('error', (err) => {
         for (const p of this.pending.values()) p.reject(new KilnError('E_INTERNAL', `ingest worker crashed: ${err.message}`));
@@ -426,6 +435,7 @@ class JudgePool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -80,7 +80,14 @@ export function makeJudge(opts: JudgeOptions): (buf: Buffer, offsets: Int32Array
         reject(i, C_SCHEMA, '', 'record must be a JSON object');
         continue;
       }
-      if (!validate(rec)) {
+      let valid: boolean;
+      try {
+        valid = validate(rec) as boolean;
+      } catch (err) {
+        reject(i, C_SCHEMA, '', `record could not be validated: ${(err as Error).message}`);
+        continue;
+      }
+      if (!valid) {
         const { pointer, message } = describeAjvError(validate.errors![0]!);
         reject(i, pointer === '/consent' || pointer.startsWith('/consent/') ? C_CONSENT : C_SCHEMA, pointer, message);
         continue;

@@ -116,6 +116,25 @@ describe('DuckDB → ColumnBatch', () => {
     expect(seen).toBe(3000);
   });
 
+  it('fails the native stream with E_IO when DuckDB errors midway, never a silent short read', async () => {
+    const bad = path.join(dir, 'bad-tail.csv');
+    fs.writeFileSync(bad, 'a,b\n' + Array.from({ length: 120_000 }, (_, i) => `${i},${i * 2}`).join('\n') + '\noops,1\n');
+    let rows = 0;
+    await expect(
+      (async () => {
+        for await (const b of scanFile(bad, { engine: 'native', batchSize: 10_000 })) rows += b.numRows;
+      })(),
+    ).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/oops/) });
+    expect(rows).toBeLessThan(120_000);
+  });
+
+  it('keeps empty strings apart from NULL through a CSV round trip', async () => {
+    const f = path.join(dir, 'empty-str.csv');
+    await writeBatches([new ColumnBatch([{ name: 's', type: 'utf8', values: new Uint8Array([120]), offsets: new Int32Array([0, 0, 1, 1]), validity: new Uint8Array([0b011]), nullCount: 1 }], 3)], f);
+    const back = await collect(scanFile(f));
+    expect(Object.values(back.columns)[0]).toEqual(['', 'x', null]);
+  });
+
   it('reports SQL errors as KilnError E_IO naming the file', async () => {
     const bad = path.join(dir, 'bad.csv');
     fs.writeFileSync(bad, 'a,b\n1,2\n');

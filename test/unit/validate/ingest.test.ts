@@ -144,5 +144,8 @@ describe('fail-closed ingest', () => {
     await expect(ingestFile(corpus, { schema: 'builtin:byte-event', out: path.join(dir, 'x.csv'), rejects: path.join(dir, 'y.ndjson') })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(ingestFile(corpus, { schema: 'builtin:byte-event', out: path.join(dir, 'x.ndjson'), rejects: path.join(dir, 'y.parquet') })).rejects.toMatchObject({ code: 'E_USAGE' });
     expect(fs.existsSync(path.join(dir, 'x.csv'))).toBe(false);
+    const before = fs.readFileSync(corpus);
+    await expect(ingestFile(corpus, { schema: 'builtin:byte-event', out: path.join(dir, 'x.ndjson'), rejects: corpus })).rejects.toMatchObject({ code: 'E_USAGE' });
+    expect(fs.readFileSync(corpus).equals(before)).toBe(true);
   });
 });
