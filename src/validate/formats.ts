@@ -10,7 +10,7 @@ function digits(s: string, at: number, n: number): number {
   return v;
 }
 
-/** RFC 3339 date-time (`2025-01-01T12:00:00.5Z`, offset required), checked without regexes. */
+/** RFC 3339 date-time (`2025-01-01T12:00:00.5Z`, offset required; no leap seconds, which DuckDB and Parquet cannot hold), checked without regexes. */
 export function isRfc3339DateTime(s: string): boolean {
   if (s.length < 20) return false;
   const y = digits(s, 0, 4);
@@ -24,7 +24,7 @@ export function isRfc3339DateTime(s: string): boolean {
   const h = digits(s, 11, 2);
   const mi = digits(s, 14, 2);
   const se = digits(s, 17, 2);
-  if (h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60 || s[13] !== ':' || s[16] !== ':') return false;
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59 || s[13] !== ':' || s[16] !== ':') return false;
   let i = 19;
   if (s[i] === '.') {
     i++;
