@@ -31,7 +31,11 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.OK : EXIT.USAGE;
+      const ok = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
+      if (!ok && process.argv.includes('--json')) {
+        process.stdout.write(JSON.stringify({ ok: false, error: { code: 'E_USAGE', message: err.message } }, null, 2) + '\n');
+      }
+      process.exitCode = ok ? EXIT.OK : EXIT.USAGE;
       return;
     }
     process.exitCode = reportError(err, process.argv.includes('--json'));

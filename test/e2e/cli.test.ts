@@ -25,6 +25,9 @@ describe('kiln CLI', () => {
     expect(kiln(['frobnicate']).code).toBe(2);
     expect(kiln(['ingest', 'x.ndjson', '--schema', 'builtin:byte-event', '--out', 'a.ndjson', '--rejects', 'b.ndjson', '--max-reject-rate', '2']).code).toBe(2);
     expect(kiln(['ingest', 'x.ndjson']).code).toBe(2);
+    const j = kiln(['ingest', 'x.ndjson', '--json']);
+    expect(j.code).toBe(2);
+    expect(json<{ ok: boolean; error: { code: string } }>(j)).toMatchObject({ ok: false, error: { code: 'E_USAGE' } });
   });
 
   it('doctor reports the addon, SIMD level and DuckDB', () => {
