@@ -122,7 +122,7 @@ class Scanner {
   int64_t capacity = 0;
   bool started = false;
   bool producer_done = false;
-  bool stop = false;
+  std::atomic<bool> stop{false};
   bool closed = false;
 
   ~Scanner() { Close(); }
@@ -289,12 +289,9 @@ bool FillBatch(Scanner& s, int64_t capacity, uint8_t* const* targets, Batch* out
   while (rows < capacity && !s.finished) {
     if (s.chunk == nullptr || s.chunk_pos == s.chunk_rows) {
       s.DropChunk();
-      {
-        std::lock_guard<std::mutex> lock(s.mu);
-        if (s.stop) {
-          s.finished = true;
-          break;
-        }
+      if (s.stop.load(std::memory_order_relaxed)) {
+        s.finished = true;
+        break;
       }
       s.chunk = g_api.fetch_chunk(s.result);
       if (s.chunk == nullptr) {
