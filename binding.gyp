@@ -32,10 +32,13 @@
         'native/common/simd.cc',
         'native/binning/binning.cc',
         'native/scan/duckdb_scan.cc',
+        'native/gbdt/gbdt.cc',
+        'native/gbdt/predict.cc',
         'native/napi/addon.cc',
         'native/napi/errors.cc',
         'native/napi/binning_worker.cc',
         'native/napi/scan_worker.cc',
+        'native/napi/gbdt_worker.cc',
       ],
       'include_dirs': [
         '<!(node -p "require(\'node-addon-api\').include_dir")',

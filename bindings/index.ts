@@ -9,6 +9,14 @@ import { fileURLToPath } from 'node:url';
 
 import { KilnError } from './errors.js';
 import type {
+  RawCancelToken,
+  RawPredictorHandle,
+  RawForest,
+  RawTrainedForest,
+  RawGbdtParams,
+  RawIterationInfo,
+  RawTrainResult,
+  RawShape,
   NativeAddon,
   RawApplyBinsOptions,
   RawBinMapper,
@@ -344,4 +352,46 @@ export async function applyBins(values: FloatArray, options: ApplyBinsOptions, m
   };
   validateBinMapper(mapper, matrix.cols, op);
   return loadAddon().applyBins(arr, raw, mapper);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradient-boosted trees (raw: src/models/gbdt.ts validates every option before calling these)
+
+export type CancelToken = RawCancelToken;
+export type PredictorHandle = RawPredictorHandle;
+export type { RawForest, RawTrainedForest, RawGbdtParams, RawIterationInfo, RawTrainResult, RawShape };
+
+/** A new cancellation token for gbdtTrain. */
+export function cancelToken(): CancelToken {
+  return loadAddon().cancelToken();
+}
+
+/** Stops every op holding the token (they reject with E_CANCELLED). */
+export function cancelOp(token: CancelToken): void {
+  loadAddon().cancel(token);
+}
+
+/** Trains a forest off the JS thread (arrays borrowed until the promise settles). */
+export function gbdtTrain(values: FloatArray, shape: RawShape, labels: Float64Array, valid: { values: FloatArray; shape: RawShape; labels: Float64Array } | null, params: RawGbdtParams, onProgress: ((info: RawIterationInfo) => void) | null, token: CancelToken): Promise<RawTrainResult> {
+  return loadAddon().gbdtTrain(values, shape, labels, valid?.values ?? null, valid?.shape ?? null, valid?.labels ?? null, params, onProgress, token);
+}
+
+/** Validates and compiles a forest for prediction; throws E_NATIVE_INPUT on a malformed forest. */
+export function gbdtPredictor(forest: RawForest): PredictorHandle {
+  return loadAddon().gbdtPredictor(forest);
+}
+
+/** Batch prediction: rows * treesPerIteration margins or outputs. */
+export function gbdtPredict(handle: PredictorHandle, values: FloatArray, shape: RawShape, options: { numTrees: number; numThreads: number; transform: 0 | 1; objective: RawGbdtParams['objective'] }): Promise<Float64Array> {
+  return loadAddon().gbdtPredict(handle, values, shape, options);
+}
+
+/** The raw synchronous row predictor (bound once by the model; no per-call validation here). */
+export function gbdtPredictRowFunction(): NativeAddon['gbdtPredictRow'] {
+  return loadAddon().gbdtPredictRow;
+}
+
+/** Split count and total gain per feature. */
+export function gbdtImportance(handle: PredictorHandle, numTrees: number): { splits: Float64Array; gain: Float64Array } {
+  return loadAddon().gbdtImportance(handle, numTrees);
 }

@@ -82,7 +82,117 @@ export interface RawScanBatch {
 }
 
 /** The raw module object. */
+/** Opaque cancellation token (cancelToken()); cancel(token) stops the ops it was given to. */
+export type RawCancelToken = { readonly __brand: 'KilnCancelToken' };
+
+/** Opaque compiled forest (gbdtPredictor()). */
+export type RawPredictorHandle = { readonly __brand: 'KilnPredictor' };
+
+/** Shape of a dense matrix argument. */
+export interface RawShape {
+  rows: number;
+  cols: number;
+  layout: RawLayout;
+}
+
+/** A forest, flattened over trees in the model-file layout (schemas/model-gbdt.schema.json). */
+export interface RawForest {
+  numFeatures: number;
+  treesPerIteration: number;
+  /** Numeric nodes compare x < threshold (XGBoost) instead of x <= threshold. */
+  decisionLt: boolean;
+  baseScore: Float64Array;
+  /** trees + 1 offsets into the per-node arrays / leafValue / category sets. */
+  nodeOffset: Int32Array;
+  leafOffset: Int32Array;
+  catOffset: Int32Array;
+  splitFeature: Int32Array;
+  threshold: Float64Array;
+  decisionType: Uint8Array;
+  leftChild: Int32Array;
+  rightChild: Int32Array;
+  leafValue: Float64Array;
+  /** 8 words (256 bits) per category set. */
+  catBits: Uint32Array;
+  /** Empty or one per node. */
+  splitGain: Float64Array;
+}
+
+/** A trained forest as returned by gbdtTrain (with training statistics). */
+export interface RawTrainedForest extends RawForest {
+  internalCount: Float64Array;
+  leafCount: Float64Array;
+}
+
+/** gbdtTrain parameters (all required at this level; see src/models/gbdt.ts for meaning). */
+export interface RawGbdtParams {
+  objective: 'binary' | 'multiclass' | 'regression' | 'huber';
+  numClass: number;
+  huberDelta: number;
+  nEstimators: number;
+  learningRate: number;
+  numLeaves: number;
+  /** 0 = unlimited. */
+  maxDepth: number;
+  minDataInLeaf: number;
+  minSumHessianInLeaf: number;
+  lambdaL2: number;
+  minGainToSplit: number;
+  featureFraction: number;
+  baggingFraction: number;
+  baggingFreq: number;
+  /** Empty, or one weight per class (2 for binary). */
+  classWeight: Float64Array;
+  scalePosWeight: number;
+  /** Empty, or -1/0/+1 per feature. */
+  monotone: Int8Array;
+  /** Empty, or per feature 0 (numeric) / number of category codes. */
+  numCategories: Int32Array;
+  earlyStoppingRounds: number;
+  metric: 'default' | 'auc';
+  seed: number;
+  numThreads: number;
+  maxBin: number;
+  binSampleSize: number;
+}
+
+/** One boosting round's report. */
+export interface RawIterationInfo {
+  iteration: number;
+  trainMetric: number;
+  /** NaN without a validation set. */
+  validMetric: number;
+  rowsPerSecond: number;
+  bestIteration: number;
+}
+
+/** What gbdtTrain resolves with. */
+export interface RawTrainResult {
+  forest: RawTrainedForest;
+  mapper: RawBinMapper;
+  trainMetric: Float64Array;
+  validMetric: Float64Array;
+  bestIteration: number;
+  earlyStopped: boolean;
+}
+
 export interface NativeAddon {
+  /** A new cancellation token. */
+  cancelToken(): RawCancelToken;
+  /** Asks every op holding the token to stop (they reject with E_CANCELLED). */
+  cancel(token: RawCancelToken): void;
+  /** Trains a forest off the JS thread; arrays are borrowed until the promise settles. */
+  gbdtTrain(values: RawFloatArray, shape: RawShape, labels: Float64Array, validValues: RawFloatArray | null, validShape: RawShape | null, validLabels: Float64Array | null, params: RawGbdtParams, onProgress: ((info: RawIterationInfo) => void) | null, cancel: RawCancelToken): Promise<RawTrainResult>;
+  /** Validates and compiles a forest for prediction. */
+  gbdtPredictor(forest: RawForest): RawPredictorHandle;
+  /** Margins (transform 0) or outputs (transform 1) of every row: rows * treesPerIteration values. */
+  gbdtPredict(handle: RawPredictorHandle, values: RawFloatArray, shape: RawShape, options: { numTrees: number; numThreads: number; transform: 0 | 1; objective: RawGbdtParams['objective'] }): Promise<Float64Array>;
+  /** Synchronous, allocation-free margins of one row into out. */
+  gbdtPredictRow(handle: RawPredictorHandle, row: Float64Array, numTrees: number, out: Float64Array): void;
+  /** Split count and total gain per feature over the first numTrees trees. */
+  gbdtImportance(handle: RawPredictorHandle, numTrees: number): { splits: Float64Array; gain: Float64Array };
+  /** Test hook: packed (g * 2^32 + h) histogram, 256 slots per feature, of row-major bins. */
+  gbdtDebugHistogram(binsRowMajor: Uint8Array, rows: number, cols: number, packed: BigInt64Array, rowIndex: Uint32Array): BigInt64Array;
   /**
    * Loads libduckdb from libraryPath (once) and starts streaming `sql`; kinds[i] is the expected
    * kind of column i: 0 bool, 1 int32, 2 int64, 3 float32, 4 float64, 5 date32, 6 timestamp_us, 7 utf8.

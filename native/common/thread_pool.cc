@@ -64,4 +64,82 @@ void ParallelFor(std::size_t num_blocks, int num_threads,
   if (error) std::rethrow_exception(error);
 }
 
+ThreadTeam::ThreadTeam(int num_threads) {
+  const int n = ResolveNumThreads(num_threads);
+  try {
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  } catch (...) {
+    // Fewer workers than asked: Run still covers every block with the ones that started.
+  }
+}
+
+ThreadTeam::~ThreadTeam() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  start_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadTeam::Drain() {
+  for (;;) {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    const std::size_t b = next_.fetch_add(1, std::memory_order_relaxed);
+    if (b >= num_blocks_) return;
+    try {
+      (*job_)(b);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_ || b < error_block_) {
+        error_block_ = b;
+        error_ = std::current_exception();
+      }
+      failed_.store(true, std::memory_order_relaxed);
+    }
+  }
+}
+
+void ThreadTeam::WorkerLoop() {
+  std::uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    Drain();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+}
+
+void ThreadTeam::Run(std::size_t num_blocks, const std::function<void(std::size_t)>& fn) {
+  if (num_blocks == 0) return;
+  job_ = &fn;
+  num_blocks_ = num_blocks;
+  next_.store(0, std::memory_order_relaxed);
+  failed_.store(false, std::memory_order_relaxed);
+  error_ = nullptr;
+  const bool fan_out = num_blocks > 1 && !workers_.empty();
+  if (fan_out) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending_ = workers_.size();
+      ++generation_;
+    }
+    start_cv_.notify_all();
+  }
+  Drain();
+  if (fan_out) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, [&] { return pending_ == 0; });
+  }
+  job_ = nullptr;
+  if (error_) std::rethrow_exception(error_);
+}
+
 }  // namespace kiln

@@ -24,6 +24,15 @@ Napi::Value ApplyBinsJs(const Napi::CallbackInfo& info);
 Napi::Value ScanOpenJs(const Napi::CallbackInfo& info);
 Napi::Value ScanNextJs(const Napi::CallbackInfo& info);
 Napi::Value ScanCloseJs(const Napi::CallbackInfo& info);
+// Defined in gbdt_worker.cc.
+Napi::Value CancelTokenJs(const Napi::CallbackInfo& info);
+Napi::Value CancelJs(const Napi::CallbackInfo& info);
+Napi::Value GbdtTrainJs(const Napi::CallbackInfo& info);
+Napi::Value GbdtPredictorJs(const Napi::CallbackInfo& info);
+Napi::Value GbdtPredictJs(const Napi::CallbackInfo& info);
+Napi::Value GbdtPredictRowJs(const Napi::CallbackInfo& info);
+Napi::Value GbdtImportanceJs(const Napi::CallbackInfo& info);
+Napi::Value GbdtDebugHistogramJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -45,6 +54,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("scanOpen", Napi::Function::New(env, ScanOpenJs, "scanOpen"));
   exports.Set("scanNext", Napi::Function::New(env, ScanNextJs, "scanNext"));
   exports.Set("scanClose", Napi::Function::New(env, ScanCloseJs, "scanClose"));
+  exports.Set("cancelToken", Napi::Function::New(env, CancelTokenJs, "cancelToken"));
+  exports.Set("cancel", Napi::Function::New(env, CancelJs, "cancel"));
+  exports.Set("gbdtTrain", Napi::Function::New(env, GbdtTrainJs, "gbdtTrain"));
+  exports.Set("gbdtPredictor", Napi::Function::New(env, GbdtPredictorJs, "gbdtPredictor"));
+  exports.Set("gbdtPredict", Napi::Function::New(env, GbdtPredictJs, "gbdtPredict"));
+  exports.Set("gbdtPredictRow", Napi::Function::New(env, GbdtPredictRowJs, "gbdtPredictRow"));
+  exports.Set("gbdtImportance", Napi::Function::New(env, GbdtImportanceJs, "gbdtImportance"));
+  exports.Set("gbdtDebugHistogram", Napi::Function::New(env, GbdtDebugHistogramJs, "gbdtDebugHistogram"));
   exports.Set("nativeInfo", Napi::Function::New(env, NativeInfo, "nativeInfo"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("MISSING_BIN", Napi::Number::New(env, kMissingBin));

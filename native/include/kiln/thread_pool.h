@@ -2,8 +2,15 @@
 // the thread count; threads only decide who runs a block, never what a block contains.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <cstddef>
+#include <exception>
 #include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 namespace kiln {
 
@@ -30,5 +37,41 @@ int HardwareConcurrency();
 // rethrown on the caller. fn must only write memory owned by its block.
 void ParallelFor(std::size_t num_blocks, int num_threads,
                  const std::function<void(std::size_t block)>& fn);
+
+// A persistent team of threads for kernels that fan out many small jobs (GBDT training): Run()
+// has ParallelFor's contract without starting threads per call. Not reentrant; one caller.
+class ThreadTeam {
+ public:
+  // Starts num_threads - 1 workers (num_threads resolved as in ResolveNumThreads).
+  explicit ThreadTeam(int num_threads);
+  ~ThreadTeam();
+  ThreadTeam(const ThreadTeam&) = delete;
+  ThreadTeam& operator=(const ThreadTeam&) = delete;
+
+  // Threads taking part in Run (workers + caller).
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs fn(block) for every block in [0, num_blocks) on the team and the caller; rethrows the
+  // exception of the lowest failing block seen.
+  void Run(std::size_t num_blocks, const std::function<void(std::size_t block)>& fn);
+
+ private:
+  void WorkerLoop();
+  void Drain();
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable start_cv_;
+  std::condition_variable done_cv_;
+  std::uint64_t generation_ = 0;
+  std::size_t pending_ = 0;
+  bool stop_ = false;
+  const std::function<void(std::size_t)>* job_ = nullptr;
+  std::size_t num_blocks_ = 0;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;
+  std::size_t error_block_ = 0;
+};
 
 }  // namespace kiln
