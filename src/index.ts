@@ -23,3 +23,5 @@ export { GBDT, GBDT_DEFAULTS, resolveGbdtOptions, forestFromModel, type GBDTOpti
 export { loadModel, modelFromJSON, type KilnModel } from './models/load.js';
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, serializeModel, parseModelText, assertValidModel, readModelFile, checkEnvelope, type ModelJson, type GbdtModelJson, type TreeJson, type FeatureJson } from './models/format.js';
 export { prepareInput, type DenseMatrix, type ModelInput } from './models/matrix.js';
+export { importXGBoost, importXGBoostJson, exportXGBoost, exportXGBoostJson, xgboostJsonText, MAX_IMPORT_BYTES } from './models/interop/xgboost.js';
+export { importLightGBM, importLightGBMText } from './models/interop/lightgbm.js';

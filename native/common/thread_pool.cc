@@ -76,11 +76,23 @@ ThreadTeam::ThreadTeam(int num_threads) {
 ThreadTeam::~ThreadTeam() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   start_cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
+
+namespace {
+// Polls before a team thread blocks on its condition variable (~tens of microseconds).
+constexpr int kSpinPolls = 4000;
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+}  // namespace
 
 void ThreadTeam::Drain() {
   for (;;) {
@@ -103,16 +115,17 @@ void ThreadTeam::Drain() {
 void ThreadTeam::WorkerLoop() {
   std::uint64_t seen = 0;
   for (;;) {
-    {
+    for (int i = 0; i < kSpinPolls && generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed); ++i) CpuRelax();
+    if (generation_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      start_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
     }
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
     Drain();
-    {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      done_cv_.notify_one();
     }
   }
 }
@@ -126,19 +139,23 @@ void ThreadTeam::Run(std::size_t num_blocks, const std::function<void(std::size_
   error_ = nullptr;
   const bool fan_out = num_blocks > 1 && !workers_.empty();
   if (fan_out) {
+    pending_.store(workers_.size(), std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      pending_ = workers_.size();
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     start_cv_.notify_all();
   }
   Drain();
   if (fan_out) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    for (int i = 0; i < kSpinPolls && pending_.load(std::memory_order_acquire) != 0; ++i) CpuRelax();
+    if (pending_.load(std::memory_order_acquire) != 0) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_cv_.wait(lock, [&] { return pending_.load() == 0; });
+    }
   }
   job_ = nullptr;
+  std::lock_guard<std::mutex> lock(mutex_);
   if (error_) std::rethrow_exception(error_);
 }
 

@@ -4,6 +4,8 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -27,6 +29,8 @@ constexpr std::size_t kParallelRows = 8192;
 constexpr std::size_t kBlock = 16384;
 // Rows the per-iteration train metric is computed on (an even stride when there are more).
 constexpr std::size_t kTrainMetricRows = 200000;
+// Leaves holding at least rows / kDenseLeafDivisor rows build their histograms column-wise.
+constexpr std::size_t kDenseLeafDivisor = 1;
 // One-vs-rest categorical splits up to this many categories, sorted-prefix sets above.
 constexpr int kMaxCatToOneHot = 4;
 
@@ -36,6 +40,28 @@ constexpr std::uint64_t kStreamBagging = 102;
 constexpr std::uint64_t kStreamFeatureFraction = 103;
 
 constexpr double kTwo32 = 4294967296.0;
+
+// Phase timers printed to stderr when KILN_GBDT_PROFILE is set (diagnostics only).
+struct PhaseTimes {
+  double t[8] = {};
+  static const char* Name(int i) {
+    static const char* names[] = {"gradients", "quantize", "histogram", "split", "partition", "leaves", "metric", "bins"};
+    return names[i];
+  }
+};
+PhaseTimes g_phase;
+bool ProfileEnabled() {
+  static const bool on = std::getenv("KILN_GBDT_PROFILE") != nullptr;
+  return on;
+}
+struct PhaseTimer {
+  int phase;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  explicit PhaseTimer(int p) : phase(p) {}
+  ~PhaseTimer() {
+    if (ProfileEnabled()) g_phase.t[phase] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+};
 
 // A packed (gradient, hessian) pair: g * 2^32 + h with 0 <= h < 2^32; sums stay packed.
 inline std::int64_t Pack(std::int64_t g, std::int64_t h) { return g * 4294967296LL + h; }
@@ -207,6 +233,7 @@ class Trainer {
   std::vector<std::uint8_t> feature_used_;
   std::vector<std::int64_t> pool_;        // histogram pool, num_leaves slots
   std::vector<std::int64_t> thread_hist_; // per-thread partial histograms
+  std::vector<std::int64_t> ordered_gh_;  // packed gradients in the leaf's row order
   std::vector<int> free_slots_;
   int tree_index_ = 0;
 };
@@ -390,6 +417,7 @@ void Trainer::InitScores() {
 }
 
 void Trainer::ComputeGradients(int /*iteration*/) {
+  PhaseTimer timer(0);
   grad_.resize(rows_ * static_cast<std::size_t>(k_));
   hess_.resize(rows_ * static_cast<std::size_t>(k_));
   const std::size_t blocks = NumBlocks(rows_, kBlock);
@@ -437,12 +465,22 @@ void Trainer::ComputeGradients(int /*iteration*/) {
 // Stochastic rounding of class k's gradients to integers whose sums over any row set fit the
 // packed layout exactly; the draws are keyed by (seed, tree, row), never by thread.
 void Trainer::Quantize(int tree_index, int k) {
+  PhaseTimer timer(1);
   const std::size_t kk = static_cast<std::size_t>(k_);
-  double gmax = 0, hmax = 0;
-  for (std::size_t r = 0; r < rows_; ++r) {
-    gmax = std::max(gmax, std::fabs(grad_[r * kk + static_cast<std::size_t>(k)]));
-    hmax = std::max(hmax, hess_[r * kk + static_cast<std::size_t>(k)]);
-  }
+  const std::size_t max_blocks = NumBlocks(rows_, kBlock);
+  std::vector<double> gmaxes(max_blocks, 0.0), hmaxes(max_blocks, 0.0);
+  team_.Run(max_blocks, [&](std::size_t b) {
+    const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
+    double gm = 0, hm = 0;
+    for (std::size_t r = r0; r < r1; ++r) {
+      gm = std::max(gm, std::fabs(grad_[r * kk + static_cast<std::size_t>(k)]));
+      hm = std::max(hm, hess_[r * kk + static_cast<std::size_t>(k)]);
+    }
+    gmaxes[b] = gm;
+    hmaxes[b] = hm;
+  });
+  const double gmax = *std::max_element(gmaxes.begin(), gmaxes.end());
+  const double hmax = *std::max_element(hmaxes.begin(), hmaxes.end());
   const double n = static_cast<double>(std::max<std::size_t>(rows_, 1));
   const double qg = std::max(1.0, std::min(16777216.0, std::floor(2147483647.0 / n)));
   const double qh = std::max(1.0, std::min(16777216.0, std::floor((kTwo32 - 1) / n)));
@@ -450,15 +488,17 @@ void Trainer::Quantize(int tree_index, int k) {
   h_scale_ = hmax > 0 ? hmax / qh : 1.0;
   gh_.resize(rows_);
   const std::uint64_t key = rng::StreamKey(p_.seed, kStreamGradQuant);
-  const std::uint64_t base = static_cast<std::uint64_t>(tree_index) * static_cast<std::uint64_t>(rows_) * 2;
+  const std::uint64_t base = static_cast<std::uint64_t>(tree_index) * static_cast<std::uint64_t>(rows_);
   const std::size_t blocks = NumBlocks(rows_, kBlock);
   team_.Run(blocks, [&](std::size_t b) {
     const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
     for (std::size_t r = r0; r < r1; ++r) {
       const double g = grad_[r * kk + static_cast<std::size_t>(k)] / g_scale_;
       const double h = hess_[r * kk + static_cast<std::size_t>(k)] / h_scale_;
-      double gq = std::floor(g + rng::ToUnitDouble(rng::HashAt(key, base + 2 * r)));
-      double hq = std::floor(h + rng::ToUnitDouble(rng::HashAt(key, base + 2 * r + 1)));
+      // One 64-bit draw gives both rounding offsets (32 random bits each).
+      const std::uint64_t draw = rng::HashAt(key, base + r);
+      double gq = std::floor(g + static_cast<double>(draw >> 32) * (1.0 / 4294967296.0));
+      double hq = std::floor(h + static_cast<double>(draw & 0xffffffffu) * (1.0 / 4294967296.0));
       gq = std::min(std::max(gq, -qg), qg);
       hq = std::min(std::max(hq, 0.0), qh);
       gh_[r] = Pack(static_cast<std::int64_t>(gq), static_cast<std::int64_t>(hq));
@@ -498,10 +538,35 @@ void Trainer::SampleFeatures(int tree_index) {
 }
 
 void Trainer::BuildHistogram(const LeafState& leaf, std::int64_t* hist) {
+  PhaseTimer timer(2);
   const std::size_t slots = cols_ * kSlots;
   const std::uint32_t* idx = idx_.data() + leaf.begin;
   const bool contiguous = !bagging_ && leaf.begin == 0 && leaf.count == rows_;
   const int threads = team_.size();
+  // Dense leaves: one feature at a time over the column-major bins (a 2 KiB histogram that stays
+  // in L1, reads moving forward), features spread over threads; sparse leaves: row-wise.
+  if (leaf.count * kDenseLeafDivisor >= rows_) {
+    ordered_gh_.resize(std::max(ordered_gh_.size(), leaf.count));
+    if (!contiguous) {
+      const std::size_t blocks = NumBlocks(leaf.count, kBlock);
+      team_.Run(blocks, [&](std::size_t b) {
+        const std::size_t i0 = b * kBlock, i1 = std::min(leaf.count, i0 + kBlock);
+        for (std::size_t i = i0; i < i1; ++i) ordered_gh_[i] = gh_[idx[i]];
+      });
+    }
+    const std::int64_t* ogh = contiguous ? gh_.data() : ordered_gh_.data();
+    team_.Run(cols_, [&](std::size_t f) {
+      std::int64_t* h = hist + f * kSlots;
+      std::fill(h, h + kSlots, 0);
+      const std::uint8_t* col = bins_col_.data() + f * rows_;
+      if (contiguous) {
+        for (std::size_t i = 0; i < leaf.count; ++i) h[col[i]] += ogh[i];
+      } else {
+        for (std::size_t i = 0; i < leaf.count; ++i) h[col[idx[i]]] += ogh[i];
+      }
+    });
+    return;
+  }
   if (leaf.count < kParallelRows || threads == 1) {
     std::fill(hist, hist + slots, 0);
     AccumulateHistogram(bins_.data(), cols_, gh_.data(), contiguous ? nullptr : idx, 0, leaf.count, hist);
@@ -518,8 +583,7 @@ void Trainer::BuildHistogram(const LeafState& leaf, std::int64_t* hist) {
                         contiguous ? i0 : 0, i1 - i0, h);
   });
   // Integer sums: the order of the per-thread parts does not change the result.
-  const std::size_t fblocks = cols_;
-  team_.Run(fblocks, [&](std::size_t f) {
+  team_.Run(cols_, [&](std::size_t f) {
     std::int64_t* dst = hist + f * kSlots;
     for (std::size_t s = 0; s < kSlots; ++s) {
       std::int64_t v = 0;
@@ -553,23 +617,32 @@ void Trainer::FindNumericSplit(int f, const LeafState& leaf, const std::int64_t*
   const double G = static_cast<double>(GradOf(total)) * g_scale_;
   const double H = static_cast<double>(HessOf(total)) * h_scale_;
   const bool has_missing = HessOf(missing) != 0 || GradOf(missing) != 0;
+  const bool bounded = mono != 0 || std::isfinite(leaf.lo) || std::isfinite(leaf.hi);
+  const double min_count = static_cast<double>(p_.min_data_in_leaf);
   for (int pass = 0; pass < (has_missing ? 2 : 1); ++pass) {
     const bool missing_left = pass == 1;
     std::int64_t acc = missing_left ? missing : 0;
     for (int b = 0; b + 1 < nb; ++b) {
+      // An empty bin moves no rows: its threshold gives the previous split again.
+      if (h[b] == 0) continue;
       acc += h[b];
       const std::int64_t right = total - acc;
       const double hl_q = static_cast<double>(HessOf(acc)), hr_q = static_cast<double>(HessOf(right));
-      if (hl_q * count_per_h < p_.min_data_in_leaf || hr_q * count_per_h < p_.min_data_in_leaf) {
-        if (hr_q * count_per_h < p_.min_data_in_leaf) break;
-        continue;
-      }
+      if (hr_q * count_per_h < min_count) break;
+      if (hl_q * count_per_h < min_count) continue;
       const double gl = static_cast<double>(GradOf(acc)) * g_scale_, hl = hl_q * h_scale_;
       const double gr = G - gl, hr = H - hl;
       if (hl < p_.min_sum_hessian_in_leaf || hr < p_.min_sum_hessian_in_leaf) continue;
-      const double wl = Output(gl, hl, leaf.lo, leaf.hi, 0), wr = Output(gr, hr, leaf.lo, leaf.hi, 0);
-      if ((mono > 0 && wl > wr) || (mono < 0 && wl < wr)) continue;
-      const double gain = SideGain(gl, hl, l2, wl) + SideGain(gr, hr, l2, wr) - parent_gain;
+      double gain;
+      double wl = 0, wr = 0;
+      if (!bounded) {
+        gain = gl * gl / (hl + l2) + gr * gr / (hr + l2) - parent_gain;
+      } else {
+        wl = Output(gl, hl, leaf.lo, leaf.hi, 0);
+        wr = Output(gr, hr, leaf.lo, leaf.hi, 0);
+        if ((mono > 0 && wl > wr) || (mono < 0 && wl < wr)) continue;
+        gain = SideGain(gl, hl, l2, wl) + SideGain(gr, hr, l2, wr) - parent_gain;
+      }
       if (gain > best->gain) {
         best->gain = gain;
         best->feature = f;
@@ -578,8 +651,8 @@ void Trainer::FindNumericSplit(int f, const LeafState& leaf, const std::int64_t*
         best->default_left = has_missing ? missing_left : hl >= hr;
         best->left_sum = acc;
         best->right_sum = right;
-        best->left_output = wl;
-        best->right_output = wr;
+        best->left_output = bounded ? wl : Output(gl, hl, leaf.lo, leaf.hi, 0);
+        best->right_output = bounded ? wr : Output(gr, hr, leaf.lo, leaf.hi, 0);
       }
     }
   }
@@ -652,6 +725,7 @@ void Trainer::FindCategoricalSplit(int f, const LeafState& leaf, const std::int6
 }
 
 SplitInfo Trainer::FindBestSplit(const LeafState& leaf, const std::int64_t* hist) const {
+  PhaseTimer timer(3);
   SplitInfo best;
   if (p_.max_depth > 0 && leaf.depth >= p_.max_depth) return best;
   if (leaf.count < 2 * static_cast<std::size_t>(p_.min_data_in_leaf)) return best;
@@ -660,13 +734,24 @@ SplitInfo Trainer::FindBestSplit(const LeafState& leaf, const std::int64_t* hist
   if (H < 2 * p_.min_sum_hessian_in_leaf) return best;
   const double parent_gain = SideGain(G, H, p_.lambda_l2, Output(G, H, leaf.lo, leaf.hi, 0));
   const double cat_parent_gain = SideGain(G, H, p_.lambda_l2 + p_.cat_l2, Output(G, H, leaf.lo, leaf.hi, p_.cat_l2));
-  for (std::size_t f = 0; f < cols_; ++f) {
-    if (!feature_used_[f]) continue;
+  // Each feature's best is found independently, then the first strictly best feature wins, so
+  // the result does not depend on which thread looked at which feature.
+  std::vector<SplitInfo> per_feature(cols_);
+  auto one = [&](std::size_t f) {
+    if (!feature_used_[f]) return;
     if (!p_.num_categories.empty() && p_.num_categories[f] > 0) {
-      FindCategoricalSplit(static_cast<int>(f), leaf, hist, cat_parent_gain, &best);
+      FindCategoricalSplit(static_cast<int>(f), leaf, hist, cat_parent_gain, &per_feature[f]);
     } else {
-      FindNumericSplit(static_cast<int>(f), leaf, hist, parent_gain, &best);
+      FindNumericSplit(static_cast<int>(f), leaf, hist, parent_gain, &per_feature[f]);
     }
+  };
+  if (leaf.count >= kParallelRows) {
+    const_cast<ThreadTeam&>(team_).Run(cols_, one);
+  } else {
+    for (std::size_t f = 0; f < cols_; ++f) one(f);
+  }
+  for (std::size_t f = 0; f < cols_; ++f) {
+    if (per_feature[f].valid() && per_feature[f].gain > best.gain) best = per_feature[f];
   }
   if (!(best.gain > p_.min_gain_to_split) || !(best.gain > 0)) best.feature = -1;
   return best;
@@ -675,17 +760,19 @@ SplitInfo Trainer::FindBestSplit(const LeafState& leaf, const std::int64_t* hist
 // Stable partition of the leaf's rows by the node's split; returns the left count. Reads the
 // column-major bins (rows ascending within a leaf, so the reads move forward through memory).
 std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int node) {
+  PhaseTimer timer(4);
   std::uint32_t* idx = idx_.data() + leaf.begin;
   const std::size_t n = leaf.count;
   const std::size_t f = static_cast<std::size_t>(tree.feature[static_cast<std::size_t>(node)]);
   const std::uint8_t* col = bins_col_.data() + f * rows_;
+  const std::size_t stride = 1;
   std::array<std::uint8_t, 256> left_of_bin;
   for (int b = 0; b < 256; ++b) left_of_bin[static_cast<std::size_t>(b)] = tree.GoesLeft(node, static_cast<std::uint8_t>(b)) ? 1 : 0;
   if (n < kParallelRows || team_.size() == 1) {
     std::size_t nl = 0, nr = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t r = idx[i];
-      const bool left = left_of_bin[col[r]];
+      const bool left = left_of_bin[col[static_cast<std::size_t>(r) * stride]];
       idx[nl] = r;
       scratch_[nr] = r;
       nl += left;
@@ -701,7 +788,7 @@ std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int n
     const std::size_t i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
     std::size_t c = 0;
     for (std::size_t i = i0; i < i1; ++i) {
-      const std::uint8_t left = left_of_bin[col[idx[i]]];
+      const std::uint8_t left = left_of_bin[col[static_cast<std::size_t>(idx[i]) * stride]];
       flags_[i] = left;
       c += left;
     }
@@ -807,6 +894,7 @@ BinTree Trainer::GrowTree() {
     leaves.push_back(right_state);
     (void)right_leaf;
   }
+  PhaseTimer leaves_timer(5);
   // Newton outputs from the exact gradients, summed in row order within each leaf; leaves are
   // disjoint, so they run in parallel without changing any sum.
   const std::size_t kk = static_cast<std::size_t>(k_);
@@ -954,7 +1042,10 @@ double Trainer::Metric(const std::vector<double>& scores, const double* label, s
 TrainResult Trainer::Run() {
   ValidateInput();
   bagging_ = p_.bagging_freq > 0 && p_.bagging_fraction < 1.0;
-  PrepareBins();
+  {
+    PhaseTimer timer(7);
+    PrepareBins();
+  }
   InitScores();
   Forest& fo = result_.forest;
   fo.num_features = static_cast<int>(cols_);
@@ -982,6 +1073,7 @@ TrainResult Trainer::Run() {
     }
     IterationInfo info;
     info.iteration = iteration + 1;
+    PhaseTimer metric_timer(6);
     info.train_metric = Metric(scores_, in_.label, rows_, true);
     info.valid_metric = Metric(valid_scores_, in_.valid_label, valid_rows_, false);
     result_.train_metric.push_back(info.train_metric);
@@ -1006,6 +1098,10 @@ TrainResult Trainer::Run() {
     }
   }
   result_.best_iteration = valid_rows_ > 0 ? best_iter : iteration;
+  if (ProfileEnabled()) {
+    for (int i = 0; i < 8; ++i) std::fprintf(stderr, "kiln gbdt %-10s %.3f s\n", PhaseTimes::Name(i), g_phase.t[i]);
+    g_phase = PhaseTimes();
+  }
   return std::move(result_);
 }
 

@@ -15,8 +15,8 @@ namespace {
 
 // Rows per prediction block (fixed: part of the determinism contract).
 constexpr std::size_t kPredictBlock = 64;
-// LightGBM's zero band for missing type "zero".
-constexpr double kZeroThreshold = 1e-35;
+// LightGBM's zero band for missing type "zero" (LightGBM declares it as the float 1e-35f).
+constexpr double kZeroThreshold = static_cast<double>(1e-35f);
 
 [[noreturn]] void Bad(std::size_t tree, const std::string& what) {
   throw InputError("model tree " + std::to_string(tree) + ": " + what);
@@ -207,7 +207,7 @@ inline int Predictor::LeafOf(int tree, const T* x, std::size_t stride) const {
       bool missing = false;
       if (kd.kind == 0) missing = std::isnan(d);
       else if (kd.kind == 1 && std::isnan(d)) d = 0;
-      else if (kd.kind == 2) missing = std::isnan(d) || (d > -kZeroThreshold && d <= kZeroThreshold);
+      else if (kd.kind == 2) missing = std::isnan(d) || (d >= -kZeroThreshold && d <= kZeroThreshold);
       if (missing) {
         left = default_left;
       } else if constexpr (sizeof(T) == 4) {

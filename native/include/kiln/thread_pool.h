@@ -39,7 +39,8 @@ void ParallelFor(std::size_t num_blocks, int num_threads,
                  const std::function<void(std::size_t block)>& fn);
 
 // A persistent team of threads for kernels that fan out many small jobs (GBDT training): Run()
-// has ParallelFor's contract without starting threads per call. Not reentrant; one caller.
+// has ParallelFor's contract without starting threads per call. Workers and the caller spin
+// briefly before sleeping, so back-to-back small jobs do not pay a wake-up each. Not reentrant.
 class ThreadTeam {
  public:
   // Starts num_threads - 1 workers (num_threads resolved as in ResolveNumThreads).
@@ -63,9 +64,9 @@ class ThreadTeam {
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  std::uint64_t generation_ = 0;
-  std::size_t pending_ = 0;
-  bool stop_ = false;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::size_t> pending_{0};
+  std::atomic<bool> stop_{false};
   const std::function<void(std::size_t)>* job_ = nullptr;
   std::size_t num_blocks_ = 0;
   std::atomic<std::size_t> next_{0};
