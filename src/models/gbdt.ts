@@ -657,8 +657,10 @@ export class GBDT {
     }
     const trees = treesFromTrained(result);
     const k = params.numClass > 1 ? params.numClass : 1;
+    // numThreads is an execution setting, not part of the model (models are identical for any).
+    const { numThreads: _threads, ...modelOptions } = o;
     const recordedParams: Record<string, unknown> = {
-      ...o,
+      ...modelOptions,
       numClass: params.numClass,
       classWeight: o.classWeight === null ? null : Array.from(classWeight),
       earlyStoppingRounds,
