@@ -20,8 +20,8 @@ export { createManifest, readManifest, validateManifest, scanManifests, checkMan
 export { DatasetVersions, defaultDatasetStore, datasetIdFor, type DatasetVersionInfo } from './lineage/datasets.js';
 export { nativeInfo, nativeAvailable, addonPath, fitBins, applyBins, MISSING_BIN, type NativeInfo, type BinMapper, type FitBinsOptions, type ApplyBinsOptions } from '../bindings/index.js';
 export { GBDT, GBDT_DEFAULTS, resolveGbdtOptions, forestFromModel, type GBDTOptions, type GBDTFitOptions, type GBDTPredictOptions, type GBDTProgress, type UnseenCounts } from './models/gbdt.js';
-export { loadModel, modelFromJSON, type KilnModel } from './models/load.js';
+export { loadModel, modelFromJSON, importXGBoost, importLightGBM, exportXGBoost, type KilnModel } from './models/load.js';
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, serializeModel, parseModelText, assertValidModel, readModelFile, checkEnvelope, type ModelJson, type GbdtModelJson, type TreeJson, type FeatureJson } from './models/format.js';
 export { prepareInput, type DenseMatrix, type ModelInput } from './models/matrix.js';
-export { importXGBoost, importXGBoostJson, exportXGBoost, exportXGBoostJson, xgboostJsonText, MAX_IMPORT_BYTES } from './models/interop/xgboost.js';
-export { importLightGBM, importLightGBMText } from './models/interop/lightgbm.js';
+export { readXGBoostModel, writeXGBoostModel, importXGBoostJson, exportXGBoostJson, xgboostJsonText, MAX_IMPORT_BYTES } from './models/interop/xgboost.js';
+export { readLightGBMModel, importLightGBMText } from './models/interop/lightgbm.js';

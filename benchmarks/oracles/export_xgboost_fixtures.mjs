@@ -11,22 +11,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { importXGBoost, exportXGBoost } = await import(path.join(ROOT, 'dist/src/models/interop/xgboost.js'));
-const { importLightGBM } = await import(path.join(ROOT, 'dist/src/models/interop/lightgbm.js'));
+const { readXGBoostModel, writeXGBoostModel } = await import(path.join(ROOT, 'dist/src/models/interop/xgboost.js'));
+const { readLightGBMModel } = await import(path.join(ROOT, 'dist/src/models/interop/lightgbm.js'));
 
 const oracle = path.join(ROOT, 'test/oracle');
 const out = path.join(oracle, 'xgboost/exported');
 fs.mkdirSync(out, { recursive: true });
 
 const sources = [
-  ['xgb-binary', () => importXGBoost(path.join(oracle, 'xgboost/binary.json'))],
-  ['xgb-multiclass', () => importXGBoost(path.join(oracle, 'xgboost/multiclass.json'))],
-  ['xgb-regression', () => importXGBoost(path.join(oracle, 'xgboost/regression.json'))],
-  ['lgb-multiclass', () => importLightGBM(path.join(oracle, 'lightgbm/multiclass.txt'))],
-  ['lgb-regression', () => importLightGBM(path.join(oracle, 'lightgbm/regression.txt'))],
+  ['xgb-binary', () => readXGBoostModel(path.join(oracle, 'xgboost/binary.json'))],
+  ['xgb-multiclass', () => readXGBoostModel(path.join(oracle, 'xgboost/multiclass.json'))],
+  ['xgb-regression', () => readXGBoostModel(path.join(oracle, 'xgboost/regression.json'))],
+  ['lgb-multiclass', () => readLightGBMModel(path.join(oracle, 'lightgbm/multiclass.txt'))],
+  ['lgb-regression', () => readLightGBMModel(path.join(oracle, 'lightgbm/regression.txt'))],
 ];
 for (const [name, load] of sources) {
   const file = path.join(out, `${name}.json`);
-  await exportXGBoost(await load(), file);
+  await writeXGBoostModel(await load(), file);
   console.log(`${name}: ${fs.statSync(file).size} bytes`);
 }

@@ -1,6 +1,8 @@
 import { KilnError } from '../../bindings/errors.js';
-import { readModelFile, type ModelJson } from './format.js';
+import { readModelFile, type GbdtModelJson, type ModelJson } from './format.js';
 import { GBDT } from './gbdt.js';
+import { readLightGBMModel } from './interop/lightgbm.js';
+import { readXGBoostModel, writeXGBoostModel } from './interop/xgboost.js';
 
 /** Any model kiln can load from its own format. */
 export type KilnModel = GBDT;
@@ -18,4 +20,19 @@ export function modelFromJSON(obj: ModelJson, source = 'model'): KilnModel {
 /** Reads a kiln model file of any kind (gbdt, linear, mlp). Throws E_IO or E_MODEL_FORMAT. */
 export async function loadModel(file: string): Promise<KilnModel> {
   return modelFromJSON(readModelFile(file), file);
+}
+
+/** Imports an XGBoost JSON model (save_model('m.json')) as a kiln GBDT. Throws E_IO / E_MODEL_FORMAT. */
+export async function importXGBoost(file: string): Promise<GBDT> {
+  return GBDT.fromJSON(await readXGBoostModel(file), file);
+}
+
+/** Imports a LightGBM text model as a kiln GBDT. Throws E_IO / E_MODEL_FORMAT. */
+export async function importLightGBM(file: string): Promise<GBDT> {
+  return GBDT.fromJSON(await readLightGBMModel(file), file);
+}
+
+/** Writes a GBDT (or gbdt model object) as an XGBoost 1.7 JSON model that predicts the same on float32 inputs. */
+export async function exportXGBoost(model: GBDT | GbdtModelJson, file: string): Promise<void> {
+  await writeXGBoostModel(model instanceof GBDT ? model.toJSON() : model, file);
 }

@@ -413,7 +413,7 @@ export function importLightGBMText(text: string, source = 'LightGBM model'): Gbd
 }
 
 /** Reads a LightGBM text model file (save_model('model.txt')) as a kiln model. Throws E_IO or E_MODEL_FORMAT. */
-export async function importLightGBM(file: string): Promise<GbdtModelJson> {
+export async function readLightGBMModel(file: string): Promise<GbdtModelJson> {
   const text = await readForeignModelText(file, 'LightGBM');
   return importLightGBMText(text, `LightGBM model ${file}`);
 }

@@ -346,7 +346,7 @@ export function importXGBoostJson(obj: unknown, source = 'XGBoost model'): GbdtM
 }
 
 /** Reads an XGBoost JSON model file (save_model('m.json')) as a kiln model. Throws E_IO or E_MODEL_FORMAT. */
-export async function importXGBoost(file: string): Promise<GbdtModelJson> {
+export async function readXGBoostModel(file: string): Promise<GbdtModelJson> {
   const text = await readForeignModelText(file, 'XGBoost');
   let parsed: unknown;
   try {
@@ -568,7 +568,7 @@ export function xgboostJsonText(doc: object): string {
 }
 
 /** Writes the model as an XGBoost 1.7 JSON file (atomically) that xgb.Booster(model_file=...) loads. */
-export async function exportXGBoost(model: GbdtModelJson, file: string): Promise<void> {
+export async function writeXGBoostModel(model: GbdtModelJson, file: string): Promise<void> {
   const text = xgboostJsonText(exportXGBoostJson(model));
   try {
     await writeFileAtomic(file, text);

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GBDT } from '../../../src/models/gbdt.js';
 import type { GbdtModelJson } from '../../../src/models/format.js';
-import { importLightGBM } from '../../../src/models/interop/lightgbm.js';
-import { importXGBoost } from '../../../src/models/interop/xgboost.js';
+import { readLightGBMModel } from '../../../src/models/interop/lightgbm.js';
+import { readXGBoostModel } from '../../../src/models/interop/xgboost.js';
 import { ROOT } from '../../helpers/paths.js';
 import { rowsFromFixture } from '../../helpers/tree-reference.js';
 
@@ -54,7 +54,7 @@ async function checkNative(model: GbdtModelJson, rows: number[][], want: number[
 describe('native prediction of imported models', () => {
   for (const name of ['binary', 'multiclass', 'regression']) {
     it(`XGBoost ${name}: native predictions match XGBoost's within 1e-6 (float32 and float64 input, NaN rows included)`, async () => {
-      const model = await importXGBoost(path.join(XGB, `${name}.json`));
+      const model = await readXGBoostModel(path.join(XGB, `${name}.json`));
       const { rows, outputs } = readExpected(path.join(XGB, `${name}.expected.json`));
       await checkNative(model, rows, outputs, 1e-6, true);
     });
@@ -62,7 +62,7 @@ describe('native prediction of imported models', () => {
 
   for (const name of ['binary', 'multiclass', 'regression', 'huber']) {
     it(`LightGBM ${name}: native predictions match the LightGBM evaluator within 1e-9`, async () => {
-      const model = await importLightGBM(path.join(LGB, `${name}.txt`));
+      const model = await readLightGBMModel(path.join(LGB, `${name}.txt`));
       const { rows, outputs } = readExpected(path.join(LGB, `${name}.expected.json`));
       await checkNative(model, rows, outputs, 1e-9, false);
     });
@@ -70,7 +70,7 @@ describe('native prediction of imported models', () => {
 
   for (const name of ['lgb-multiclass', 'lgb-regression']) {
     it(`${name}: native predictions of the LightGBM model match XGBoost's predictions of its export within 1e-6`, async () => {
-      const model = await importLightGBM(path.join(LGB, `${name.slice(4)}.txt`));
+      const model = await readLightGBMModel(path.join(LGB, `${name.slice(4)}.txt`));
       const { rows, outputs } = readExpected(path.join(XGB, 'exported', `${name}.predictions.json`));
       await checkNative(model, rows, outputs, 1e-6, true);
     });

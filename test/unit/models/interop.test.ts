@@ -4,12 +4,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKilnError } from '../../../bindings/errors.js';
 import { assertValidModel, parseModelText, serializeModel, type GbdtModelJson, type ModelJson } from '../../../src/models/format.js';
-import { importLightGBM, importLightGBMText } from '../../../src/models/interop/lightgbm.js';
+import { readLightGBMModel, importLightGBMText } from '../../../src/models/interop/lightgbm.js';
 import {
   MAX_IMPORT_BYTES,
-  exportXGBoost,
+  writeXGBoostModel,
   exportXGBoostJson,
-  importXGBoost,
+  readXGBoostModel,
   importXGBoostJson,
   xgboostCondition,
   xgboostJsonText,
@@ -79,7 +79,7 @@ afterAll(() => rmTemp(tmp));
 describe('XGBoost import', () => {
   for (const name of ['binary', 'multiclass', 'regression']) {
     it(`${name}: reference predictions match XGBoost's within 1e-6, NaN rows included`, async () => {
-      const model = await importXGBoost(path.join(XGB, `${name}.json`));
+      const model = await readXGBoostModel(path.join(XGB, `${name}.json`));
       const expected = readJson<XGBoostExpected>(path.join(XGB, `${name}.expected.json`));
       const rows = rowsFromFixture(expected.rows);
       expect(rows.some((row) => row.some(Number.isNaN))).toBe(true);
@@ -89,7 +89,7 @@ describe('XGBoost import', () => {
   }
 
   it('keeps the source facts: objective, classes, feature names, lt decisions with NaN missing', async () => {
-    const binary = await importXGBoost(path.join(XGB, 'binary.json'));
+    const binary = await readXGBoostModel(path.join(XGB, 'binary.json'));
     expect(binary.objective).toEqual({ name: 'binary', numClass: 1 });
     expect(binary.origin).toBe('xgboost');
     expect(binary.decision).toBe('lt');
@@ -106,14 +106,14 @@ describe('XGBoost import', () => {
       for (const v of [...tree.threshold, ...tree.leafValue]) expect(Math.fround(v)).toBe(v);
     }
 
-    const multi = await importXGBoost(path.join(XGB, 'multiclass.json'));
+    const multi = await readXGBoostModel(path.join(XGB, 'multiclass.json'));
     expect(multi.objective).toEqual({ name: 'multiclass', numClass: 3 });
     expect(multi.numTreesPerIteration).toBe(3);
     expect(multi.trees.length).toBe(36);
     expect(multi.baseScore).toEqual([0.5, 0.5, 0.5]);
     expect(multi.features.map((f) => f.name)).toEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'f5']);
 
-    const reg = await importXGBoost(path.join(XGB, 'regression.json'));
+    const reg = await readXGBoostModel(path.join(XGB, 'regression.json'));
     expect(reg.objective).toEqual({ name: 'regression', numClass: 1 });
     expect(reg.baseScore).toEqual([0.5]);
     expect(reg.trees[0].internalCount[0]).toBe(800); // squared error: the hessian cover is the row count
@@ -121,7 +121,7 @@ describe('XGBoost import', () => {
 
   it('imported models validate and serialize byte-identically after a reload', async () => {
     for (const name of ['binary', 'multiclass', 'regression']) {
-      const model = await importXGBoost(path.join(XGB, `${name}.json`));
+      const model = await readXGBoostModel(path.join(XGB, `${name}.json`));
       assertValidModel(model, name);
       expectCanonicalRoundTrip(model);
     }
@@ -159,7 +159,7 @@ describe('XGBoost import', () => {
 describe('LightGBM import', () => {
   for (const name of ['binary', 'multiclass', 'regression', 'huber']) {
     it(`${name}: reference predictions match the LightGBM evaluator within 1e-9`, async () => {
-      const model = await importLightGBM(path.join(LGB, `${name}.txt`));
+      const model = await readLightGBMModel(path.join(LGB, `${name}.txt`));
       const expected = readJson<LightGBMExpected>(path.join(LGB, `${name}.expected.json`));
       const rows = rowsFromFixture(expected.rows);
       expect(maxAbsDiff(model, rows, perRow(expected.predict))).toBeLessThan(1e-9);
@@ -170,7 +170,7 @@ describe('LightGBM import', () => {
   }
 
   it('maps categorical splits to identity-coded categorical features with unseen values routed as missing', async () => {
-    const model = await importLightGBM(path.join(LGB, 'binary.txt'));
+    const model = await readLightGBMModel(path.join(LGB, 'binary.txt'));
     expect(model.origin).toBe('lightgbm');
     expect(model.decision).toBe('le');
     expect(model.baseScore).toEqual([0]);
@@ -188,10 +188,10 @@ describe('LightGBM import', () => {
   });
 
   it('reads multiclass and huber headers', async () => {
-    const multi = await importLightGBM(path.join(LGB, 'multiclass.txt'));
+    const multi = await readLightGBMModel(path.join(LGB, 'multiclass.txt'));
     expect(multi.objective).toEqual({ name: 'multiclass', numClass: 3 });
     expect([multi.numTreesPerIteration, multi.numIterations, multi.bestIteration]).toEqual([3, 4, 4]);
-    const huber = await importLightGBM(path.join(LGB, 'huber.txt'));
+    const huber = await readLightGBMModel(path.join(LGB, 'huber.txt'));
     expect(huber.objective).toEqual({ name: 'huber', numClass: 1, huberDelta: 1.5 });
     const inline = importLightGBMText(fs.readFileSync(path.join(LGB, 'huber.txt'), 'utf8').replace('objective=huber', 'objective=huber alpha:2'));
     expect(inline.objective.huberDelta).toBe(2);
@@ -225,11 +225,11 @@ describe('LightGBM import', () => {
 describe('XGBoost export', () => {
   const exported = path.join(XGB, 'exported');
   const sources: Record<string, () => Promise<GbdtModelJson>> = {
-    'xgb-binary': () => importXGBoost(path.join(XGB, 'binary.json')),
-    'xgb-multiclass': () => importXGBoost(path.join(XGB, 'multiclass.json')),
-    'xgb-regression': () => importXGBoost(path.join(XGB, 'regression.json')),
-    'lgb-multiclass': () => importLightGBM(path.join(LGB, 'multiclass.txt')),
-    'lgb-regression': () => importLightGBM(path.join(LGB, 'regression.txt')),
+    'xgb-binary': () => readXGBoostModel(path.join(XGB, 'binary.json')),
+    'xgb-multiclass': () => readXGBoostModel(path.join(XGB, 'multiclass.json')),
+    'xgb-regression': () => readXGBoostModel(path.join(XGB, 'regression.json')),
+    'lgb-multiclass': () => readLightGBMModel(path.join(LGB, 'multiclass.txt')),
+    'lgb-regression': () => readLightGBMModel(path.join(LGB, 'regression.txt')),
   };
 
   for (const [name, load] of Object.entries(sources)) {
@@ -288,9 +288,9 @@ describe('XGBoost export', () => {
   });
 
   it('writes the file atomically with float fields as float tokens', async () => {
-    const model = await importLightGBM(path.join(LGB, 'regression.txt'));
+    const model = await readLightGBMModel(path.join(LGB, 'regression.txt'));
     const file = path.join(tmp, 'out/model.xgb.json');
-    await exportXGBoost(model, file);
+    await writeXGBoostModel(model, file);
     const text = fs.readFileSync(file, 'utf8');
     expect(text).toBe(xgboostJsonText(exportXGBoostJson(model)));
     expect(text).toMatch(/"sum_hessian":\[500\.0,/);
@@ -298,7 +298,7 @@ describe('XGBoost export', () => {
   });
 
   it('folds per-class base scores into the first trees and writes served trees only', async () => {
-    const model = await importLightGBM(path.join(LGB, 'multiclass.txt'));
+    const model = await readLightGBMModel(path.join(LGB, 'multiclass.txt'));
     const shifted: GbdtModelJson = { ...model, baseScore: [0.25, -0.5, 1], bestIteration: 2 };
     const doc = exportXGBoostJson(shifted) as any;
     expect(doc.learner.gradient_booster.model.trees.length).toBe(6);
@@ -312,11 +312,11 @@ describe('XGBoost export', () => {
   });
 
   it('refuses what XGBoost cannot express', async () => {
-    const categorical = await importLightGBM(path.join(LGB, 'binary.txt'));
+    const categorical = await readLightGBMModel(path.join(LGB, 'binary.txt'));
     expect(await errorCode(() => exportXGBoostJson(categorical))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('categorical') });
-    const huber = await importLightGBM(path.join(LGB, 'huber.txt'));
+    const huber = await readLightGBMModel(path.join(LGB, 'huber.txt'));
     expect(await errorCode(() => exportXGBoostJson(huber))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('huber') });
-    const regression = await importLightGBM(path.join(LGB, 'regression.txt'));
+    const regression = await readLightGBMModel(path.join(LGB, 'regression.txt'));
     const zeroMissing = structuredClone(regression);
     zeroMissing.trees[1].decisionType[0] = 4;
     expect(await errorCode(() => exportXGBoostJson(zeroMissing))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('missing type 1') });
@@ -325,16 +325,16 @@ describe('XGBoost export', () => {
     expect(await errorCode(() => exportXGBoostJson(outOfRange))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('float32') });
     const invalid = { ...regression, trees: 'nope' } as unknown as GbdtModelJson;
     expect((await errorCode(() => exportXGBoostJson(invalid))).code).toBe('E_MODEL_FORMAT');
-    expect((await errorCode(() => exportXGBoost(categorical, path.join(tmp, 'never.json')))).code).toBe('E_MODEL_FORMAT');
+    expect((await errorCode(() => writeXGBoostModel(categorical, path.join(tmp, 'never.json')))).code).toBe('E_MODEL_FORMAT');
     expect(fs.existsSync(path.join(tmp, 'never.json'))).toBe(false);
   });
 
   const python = '/usr/bin/python3';
   const hasXGBoost = fs.existsSync(python) && spawnSync(python, ['-c', 'import xgboost'], { stdio: 'ignore' }).status === 0;
   it.skipIf(!hasXGBoost)('XGBoost loads a fresh export and predicts like the reference evaluator (needs python3-xgboost)', async () => {
-    const model = await importLightGBM(path.join(LGB, 'multiclass.txt'));
+    const model = await readLightGBMModel(path.join(LGB, 'multiclass.txt'));
     const file = path.join(tmp, 'live.json');
-    await exportXGBoost(model, file);
+    await writeXGBoostModel(model, file);
     const expected = readJson<LightGBMExpected>(path.join(LGB, 'multiclass.expected.json'));
     const rows = rowsFromFixture(expected.rows).map((r) => r.map(Math.fround));
     const script = [
@@ -361,18 +361,18 @@ describe('XGBoost import refuses bad files with E_MODEL_FORMAT or E_IO', () => {
 
   it('a missing file or a folder is E_IO naming the path', async () => {
     const missing = path.join(tmp, 'nope.json');
-    expect(await errorCode(() => importXGBoost(missing))).toMatchObject({ code: 'E_IO', message: expect.stringContaining(missing) });
-    expect(await errorCode(() => importXGBoost(tmp))).toMatchObject({ code: 'E_IO', message: expect.stringContaining('not a file') });
+    expect(await errorCode(() => readXGBoostModel(missing))).toMatchObject({ code: 'E_IO', message: expect.stringContaining(missing) });
+    expect(await errorCode(() => readXGBoostModel(tmp))).toMatchObject({ code: 'E_IO', message: expect.stringContaining('not a file') });
   });
 
   it('non-JSON, truncated, binary and oversized files are E_MODEL_FORMAT', async () => {
-    expect(await errorCode(() => importXGBoost(write('text.json', 'tree\nversion=v3\n')))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('not valid JSON') });
-    expect(await errorCode(() => importXGBoost(write('cut.json', binaryText.slice(0, binaryText.length / 2))))).toMatchObject({ code: 'E_MODEL_FORMAT' });
-    expect(await errorCode(() => importXGBoost(write('bytes.ubj', Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0x80]))))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('UTF-8') });
+    expect(await errorCode(() => readXGBoostModel(write('text.json', 'tree\nversion=v3\n')))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('not valid JSON') });
+    expect(await errorCode(() => readXGBoostModel(write('cut.json', binaryText.slice(0, binaryText.length / 2))))).toMatchObject({ code: 'E_MODEL_FORMAT' });
+    expect(await errorCode(() => readXGBoostModel(write('bytes.ubj', Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0x80]))))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('UTF-8') });
     const big = path.join(tmp, 'big.json');
     fs.writeFileSync(big, '');
     fs.truncateSync(big, MAX_IMPORT_BYTES + 1);
-    expect(await errorCode(() => importXGBoost(big))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('import limit') });
+    expect(await errorCode(() => readXGBoostModel(big))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('import limit') });
   });
 
   const cases: Array<[string, (doc: any) => unknown, string]> = [
@@ -462,16 +462,16 @@ describe('LightGBM import refuses bad files with E_MODEL_FORMAT or E_IO', () => 
 
   it('a missing file is E_IO; empty, foreign and truncated files are E_MODEL_FORMAT', async () => {
     const missing = path.join(tmp, 'nope.txt');
-    expect(await errorCode(() => importLightGBM(missing))).toMatchObject({ code: 'E_IO', message: expect.stringContaining(missing) });
+    expect(await errorCode(() => readLightGBMModel(missing))).toMatchObject({ code: 'E_IO', message: expect.stringContaining(missing) });
     const empty = path.join(tmp, 'empty.txt');
     fs.writeFileSync(empty, '');
-    expect(await errorCode(() => importLightGBM(empty))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('not a LightGBM text model') });
+    expect(await errorCode(() => readLightGBMModel(empty))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('not a LightGBM text model') });
     const json = path.join(tmp, 'model.json');
     fs.copyFileSync(path.join(XGB, 'binary.json'), json);
-    expect(await errorCode(() => importLightGBM(json))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('expected "tree"') });
+    expect(await errorCode(() => readLightGBMModel(json))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('expected "tree"') });
     const cut = path.join(tmp, 'cut.txt');
     fs.writeFileSync(cut, binaryText.slice(0, binaryText.indexOf('Tree=3')));
-    expect(await errorCode(() => importLightGBM(cut))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('no "end of trees"') });
+    expect(await errorCode(() => readLightGBMModel(cut))).toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringContaining('no "end of trees"') });
   });
 
   const cases: Array<[string, string, (text: string) => string, string]> = [
