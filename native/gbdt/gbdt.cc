@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -29,6 +30,10 @@ constexpr std::size_t kParallelRows = 8192;
 constexpr std::size_t kBlock = 16384;
 // Rows the per-iteration train metric is computed on (an even stride when there are more).
 constexpr std::size_t kTrainMetricRows = 200000;
+// Rows ahead that indirect loads are prefetched.
+constexpr std::size_t kPrefetchAhead = 24;
+// Split searches over at least this many rows (both children) fan out over the team.
+constexpr std::size_t kParallelSplitRows = 2048;
 // Leaves holding at least rows / kDenseLeafDivisor rows build their histograms column-wise.
 constexpr std::size_t kDenseLeafDivisor = 1;
 // One-vs-rest categorical splits up to this many categories, sorted-prefix sets above.
@@ -44,6 +49,8 @@ constexpr double kTwo32 = 4294967296.0;
 // Phase timers printed to stderr when KILN_GBDT_PROFILE is set (diagnostics only).
 struct PhaseTimes {
   double t[8] = {};
+  double hist_rows[3] = {};   // rows through: column-wise, row-wise parallel, row-wise single
+  double hist_time[3] = {};
   static const char* Name(int i) {
     static const char* names[] = {"gradients", "quantize", "histogram", "split", "partition", "leaves", "metric", "bins"};
     return names[i];
@@ -54,12 +61,18 @@ bool ProfileEnabled() {
   static const bool on = std::getenv("KILN_GBDT_PROFILE") != nullptr;
   return on;
 }
+// CPU seconds of the calling (training) thread: robust to other processes on a busy machine.
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 struct PhaseTimer {
   int phase;
-  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  double start = ProfileEnabled() ? ThreadCpuSeconds() : 0;
   explicit PhaseTimer(int p) : phase(p) {}
   ~PhaseTimer() {
-    if (ProfileEnabled()) g_phase.t[phase] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (ProfileEnabled()) g_phase.t[phase] += ThreadCpuSeconds() - start;
   }
 };
 
@@ -157,6 +170,7 @@ void AccumulateHistogram(const std::uint8_t* bins, std::size_t cols, const std::
     for (std::size_t i = 0; i < n; ++i) {
       if (i + 16 < n) {
         __builtin_prefetch(bins + static_cast<std::size_t>(idx[i + 16]) * cols);
+        __builtin_prefetch(bins + static_cast<std::size_t>(idx[i + 16]) * cols + cols - 1);
         __builtin_prefetch(gh + idx[i + 16]);
       }
       const std::size_t r = idx[i];
@@ -192,7 +206,9 @@ class Trainer {
   void SampleFeatures(int tree_index);
   BinTree GrowTree();
   void BuildHistogram(const LeafState& leaf, std::int64_t* hist);
-  SplitInfo FindBestSplit(const LeafState& leaf, const std::int64_t* hist) const;
+  bool Splittable(const LeafState& leaf) const;
+  void FindFeatureSplit(const LeafState& leaf, const std::int64_t* hist, std::size_t f, SplitInfo* out) const;
+  void FindBestSplits(LeafState* const* leaves, const std::int64_t* const* hists, int count);
   void FindNumericSplit(int f, const LeafState& leaf, const std::int64_t* hist, double parent_gain,
                         SplitInfo* best) const;
   void FindCategoricalSplit(int f, const LeafState& leaf, const std::int64_t* hist,
@@ -234,6 +250,7 @@ class Trainer {
   std::vector<std::int64_t> pool_;        // histogram pool, num_leaves slots
   std::vector<std::int64_t> thread_hist_; // per-thread partial histograms
   std::vector<std::int64_t> ordered_gh_;  // packed gradients in the leaf's row order
+  std::vector<SplitInfo> per_feature_;    // split search scratch, 2 leaves x cols
   std::vector<int> free_slots_;
   int tree_index_ = 0;
 };
@@ -545,25 +562,56 @@ void Trainer::BuildHistogram(const LeafState& leaf, std::int64_t* hist) {
   const int threads = team_.size();
   // Dense leaves: one feature at a time over the column-major bins (a 2 KiB histogram that stays
   // in L1, reads moving forward), features spread over threads; sparse leaves: row-wise.
+  const double hist_start = ProfileEnabled() ? ThreadCpuSeconds() : 0;
+  const int hist_kind = leaf.count * kDenseLeafDivisor >= rows_ ? 0 : (leaf.count < kParallelRows || threads == 1) ? 2 : 1;
+  struct HistNote {
+    int kind; std::size_t rows; double start;
+    ~HistNote() {
+      if (!ProfileEnabled()) return;
+      g_phase.hist_rows[kind] += static_cast<double>(rows);
+      g_phase.hist_time[kind] += ThreadCpuSeconds() - start;
+    }
+  } note{hist_kind, leaf.count, hist_start};
   if (leaf.count * kDenseLeafDivisor >= rows_) {
     ordered_gh_.resize(std::max(ordered_gh_.size(), leaf.count));
     if (!contiguous) {
       const std::size_t blocks = NumBlocks(leaf.count, kBlock);
       team_.Run(blocks, [&](std::size_t b) {
         const std::size_t i0 = b * kBlock, i1 = std::min(leaf.count, i0 + kBlock);
-        for (std::size_t i = i0; i < i1; ++i) ordered_gh_[i] = gh_[idx[i]];
+        for (std::size_t i = i0; i < i1; ++i) {
+          if (i + kPrefetchAhead < i1) __builtin_prefetch(gh_.data() + idx[i + kPrefetchAhead]);
+          ordered_gh_[i] = gh_[idx[i]];
+        }
       });
     }
     const std::int64_t* ogh = contiguous ? gh_.data() : ordered_gh_.data();
     team_.Run(cols_, [&](std::size_t f) {
-      std::int64_t* h = hist + f * kSlots;
-      std::fill(h, h + kSlots, 0);
+      // Four interleaved sub-histograms: neighbouring rows in the same bin do not wait on each
+      // other's read-modify-write.
+      std::int64_t sub[4][kSlots];
+      std::memset(sub, 0, sizeof(sub));
       const std::uint8_t* col = bins_col_.data() + f * rows_;
+      const std::size_t n = leaf.count, n4 = n & ~static_cast<std::size_t>(3);
       if (contiguous) {
-        for (std::size_t i = 0; i < leaf.count; ++i) h[col[i]] += ogh[i];
+        for (std::size_t i = 0; i < n4; i += 4) {
+          sub[0][col[i]] += ogh[i];
+          sub[1][col[i + 1]] += ogh[i + 1];
+          sub[2][col[i + 2]] += ogh[i + 2];
+          sub[3][col[i + 3]] += ogh[i + 3];
+        }
+        for (std::size_t i = n4; i < n; ++i) sub[0][col[i]] += ogh[i];
       } else {
-        for (std::size_t i = 0; i < leaf.count; ++i) h[col[idx[i]]] += ogh[i];
+        for (std::size_t i = 0; i < n4; i += 4) {
+          if (i + kPrefetchAhead < n) __builtin_prefetch(col + idx[i + kPrefetchAhead]);
+          sub[0][col[idx[i]]] += ogh[i];
+          sub[1][col[idx[i + 1]]] += ogh[i + 1];
+          sub[2][col[idx[i + 2]]] += ogh[i + 2];
+          sub[3][col[idx[i + 3]]] += ogh[i + 3];
+        }
+        for (std::size_t i = n4; i < n; ++i) sub[0][col[idx[i]]] += ogh[i];
       }
+      std::int64_t* h = hist + f * kSlots;
+      for (std::size_t b = 0; b < kSlots; ++b) h[b] = sub[0][b] + sub[1][b] + sub[2][b] + sub[3][b];
     });
     return;
   }
@@ -724,37 +772,58 @@ void Trainer::FindCategoricalSplit(int f, const LeafState& leaf, const std::int6
   }
 }
 
-SplitInfo Trainer::FindBestSplit(const LeafState& leaf, const std::int64_t* hist) const {
-  PhaseTimer timer(3);
-  SplitInfo best;
-  if (p_.max_depth > 0 && leaf.depth >= p_.max_depth) return best;
-  if (leaf.count < 2 * static_cast<std::size_t>(p_.min_data_in_leaf)) return best;
+// Pre-checks of a leaf before any feature is scanned; false: the leaf cannot be split.
+bool Trainer::Splittable(const LeafState& leaf) const {
+  if (p_.max_depth > 0 && leaf.depth >= p_.max_depth) return false;
+  if (leaf.count < 2 * static_cast<std::size_t>(p_.min_data_in_leaf)) return false;
+  return static_cast<double>(HessOf(leaf.sum)) * h_scale_ >= 2 * p_.min_sum_hessian_in_leaf;
+}
+
+void Trainer::FindFeatureSplit(const LeafState& leaf, const std::int64_t* hist, std::size_t f,
+                               SplitInfo* out) const {
+  if (!feature_used_[f]) return;
   const double G = static_cast<double>(GradOf(leaf.sum)) * g_scale_;
   const double H = static_cast<double>(HessOf(leaf.sum)) * h_scale_;
-  if (H < 2 * p_.min_sum_hessian_in_leaf) return best;
-  const double parent_gain = SideGain(G, H, p_.lambda_l2, Output(G, H, leaf.lo, leaf.hi, 0));
-  const double cat_parent_gain = SideGain(G, H, p_.lambda_l2 + p_.cat_l2, Output(G, H, leaf.lo, leaf.hi, p_.cat_l2));
-  // Each feature's best is found independently, then the first strictly best feature wins, so
-  // the result does not depend on which thread looked at which feature.
-  std::vector<SplitInfo> per_feature(cols_);
-  auto one = [&](std::size_t f) {
-    if (!feature_used_[f]) return;
-    if (!p_.num_categories.empty() && p_.num_categories[f] > 0) {
-      FindCategoricalSplit(static_cast<int>(f), leaf, hist, cat_parent_gain, &per_feature[f]);
-    } else {
-      FindNumericSplit(static_cast<int>(f), leaf, hist, parent_gain, &per_feature[f]);
-    }
-  };
-  if (leaf.count >= kParallelRows) {
-    const_cast<ThreadTeam&>(team_).Run(cols_, one);
+  if (!p_.num_categories.empty() && p_.num_categories[f] > 0) {
+    const double cat_parent_gain = SideGain(G, H, p_.lambda_l2 + p_.cat_l2, Output(G, H, leaf.lo, leaf.hi, p_.cat_l2));
+    FindCategoricalSplit(static_cast<int>(f), leaf, hist, cat_parent_gain, out);
   } else {
-    for (std::size_t f = 0; f < cols_; ++f) one(f);
+    const double parent_gain = SideGain(G, H, p_.lambda_l2, Output(G, H, leaf.lo, leaf.hi, 0));
+    FindNumericSplit(static_cast<int>(f), leaf, hist, parent_gain, out);
   }
-  for (std::size_t f = 0; f < cols_; ++f) {
-    if (per_feature[f].valid() && per_feature[f].gain > best.gain) best = per_feature[f];
+}
+
+// Best splits of up to two leaves at once (their features spread over the team). Each feature's
+// best is found independently, then the first strictly best feature wins, so the result does not
+// depend on which thread looked at which feature.
+void Trainer::FindBestSplits(LeafState* const* leaves, const std::int64_t* const* hists, int count) {
+  PhaseTimer timer(3);
+  bool ok[2] = {false, false};
+  std::size_t rows = 0;
+  for (int j = 0; j < count; ++j) {
+    leaves[j]->best = SplitInfo();
+    ok[j] = Splittable(*leaves[j]);
+    if (ok[j]) rows += leaves[j]->count;
   }
-  if (!(best.gain > p_.min_gain_to_split) || !(best.gain > 0)) best.feature = -1;
-  return best;
+  per_feature_.assign(2 * cols_, SplitInfo());
+  auto one = [&](std::size_t block) {
+    const std::size_t j = block / cols_, f = block % cols_;
+    if (ok[j]) FindFeatureSplit(*leaves[j], hists[j], f, &per_feature_[block]);
+  };
+  const std::size_t blocks = static_cast<std::size_t>(count) * cols_;
+  if (rows >= kParallelSplitRows) {
+    team_.Run(blocks, one);
+  } else {
+    for (std::size_t b = 0; b < blocks; ++b) one(b);
+  }
+  for (int j = 0; j < count; ++j) {
+    SplitInfo& best = leaves[j]->best;
+    for (std::size_t f = 0; f < cols_; ++f) {
+      const SplitInfo& s = per_feature_[static_cast<std::size_t>(j) * cols_ + f];
+      if (s.valid() && s.gain > best.gain) best = s;
+    }
+    if (!(best.gain > p_.min_gain_to_split) || !(best.gain > 0)) best.feature = -1;
+  }
 }
 
 // Stable partition of the leaf's rows by the node's split; returns the left count. Reads the
@@ -771,6 +840,7 @@ std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int n
   if (n < kParallelRows || team_.size() == 1) {
     std::size_t nl = 0, nr = 0;
     for (std::size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchAhead < n) __builtin_prefetch(col + static_cast<std::size_t>(idx[i + kPrefetchAhead]) * stride);
       const std::uint32_t r = idx[i];
       const bool left = left_of_bin[col[static_cast<std::size_t>(r) * stride]];
       idx[nl] = r;
@@ -788,6 +858,7 @@ std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int n
     const std::size_t i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
     std::size_t c = 0;
     for (std::size_t i = i0; i < i1; ++i) {
+      if (i + kPrefetchAhead < i1) __builtin_prefetch(col + static_cast<std::size_t>(idx[i + kPrefetchAhead]) * stride);
       const std::uint8_t left = left_of_bin[col[static_cast<std::size_t>(idx[i]) * stride]];
       flags_[i] = left;
       c += left;
@@ -842,7 +913,11 @@ BinTree Trainer::GrowTree() {
   std::int64_t sum = 0;
   for (std::size_t s = 0; s < kSlots; ++s) sum += pool_[static_cast<std::size_t>(root.hist) * slots + s];
   root.sum = sum;
-  root.best = FindBestSplit(root, pool_.data() + static_cast<std::size_t>(root.hist) * slots);
+  {
+    LeafState* one[1] = {&root};
+    const std::int64_t* h[1] = {pool_.data() + static_cast<std::size_t>(root.hist) * slots};
+    FindBestSplits(one, h, 1);
+  }
   while (tree.num_leaves < max_leaves) {
     int pick = -1;
     for (int l = 0; l < tree.num_leaves; ++l) {
@@ -888,8 +963,12 @@ BinTree Trainer::GrowTree() {
     std::int64_t* hl = pool_.data() + static_cast<std::size_t>(large.hist) * slots;
     BuildHistogram(small, hs);
     for (std::size_t s = 0; s < slots; ++s) hl[s] -= hs[s];
-    left_state.best = FindBestSplit(left_state, pool_.data() + static_cast<std::size_t>(left_state.hist) * slots);
-    right_state.best = FindBestSplit(right_state, pool_.data() + static_cast<std::size_t>(right_state.hist) * slots);
+    {
+      LeafState* two[2] = {&left_state, &right_state};
+      const std::int64_t* h[2] = {pool_.data() + static_cast<std::size_t>(left_state.hist) * slots,
+                                  pool_.data() + static_cast<std::size_t>(right_state.hist) * slots};
+      FindBestSplits(two, h, 2);
+    }
     leaves[static_cast<std::size_t>(pick)] = left_state;
     leaves.push_back(right_state);
     (void)right_leaf;
@@ -902,7 +981,13 @@ BinTree Trainer::GrowTree() {
   team_.Run(static_cast<std::size_t>(tree.num_leaves), [&](std::size_t l) {
     const LeafState& leaf = leaves[l];
     double g = 0, h = 0;
-    for (std::size_t i = leaf.begin; i < leaf.begin + leaf.count; ++i) {
+    const std::size_t end = leaf.begin + leaf.count;
+    for (std::size_t i = leaf.begin; i < end; ++i) {
+      if (i + kPrefetchAhead < end) {
+        __builtin_prefetch(grad_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
+        __builtin_prefetch(hess_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
+        __builtin_prefetch(scores_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
+      }
       const std::size_t r = idx_[i];
       g += grad_[r * kk + k];
       h += hess_[r * kk + k];
@@ -1100,6 +1185,7 @@ TrainResult Trainer::Run() {
   result_.best_iteration = valid_rows_ > 0 ? best_iter : iteration;
   if (ProfileEnabled()) {
     for (int i = 0; i < 8; ++i) std::fprintf(stderr, "kiln gbdt %-10s %.3f s\n", PhaseTimes::Name(i), g_phase.t[i]);
+    for (int i = 0; i < 3; ++i) std::fprintf(stderr, "kiln gbdt histogram kind %d: %.0f rows %.3f s\n", i, g_phase.hist_rows[i], g_phase.hist_time[i]);
     g_phase = PhaseTimes();
   }
   return std::move(result_);
