@@ -24,6 +24,12 @@ Napi::Value ApplyBinsJs(const Napi::CallbackInfo& info);
 Napi::Value ScanOpenJs(const Napi::CallbackInfo& info);
 Napi::Value ScanNextJs(const Napi::CallbackInfo& info);
 Napi::Value ScanCloseJs(const Napi::CallbackInfo& info);
+// Defined in linear_worker.cc.
+Napi::Value FitLinearJs(const Napi::CallbackInfo& info);
+Napi::Value PredictLinearJs(const Napi::CallbackInfo& info);
+// Defined in mlp_worker.cc.
+Napi::Value FitMlpJs(const Napi::CallbackInfo& info);
+Napi::Value PredictMlpJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -45,6 +51,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("scanOpen", Napi::Function::New(env, ScanOpenJs, "scanOpen"));
   exports.Set("scanNext", Napi::Function::New(env, ScanNextJs, "scanNext"));
   exports.Set("scanClose", Napi::Function::New(env, ScanCloseJs, "scanClose"));
+  exports.Set("fitLinear", Napi::Function::New(env, FitLinearJs, "fitLinear"));
+  exports.Set("predictLinear", Napi::Function::New(env, PredictLinearJs, "predictLinear"));
+  exports.Set("fitMlp", Napi::Function::New(env, FitMlpJs, "fitMlp"));
+  exports.Set("predictMlp", Napi::Function::New(env, PredictMlpJs, "predictMlp"));
   exports.Set("nativeInfo", Napi::Function::New(env, NativeInfo, "nativeInfo"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("MISSING_BIN", Napi::Number::New(env, kMissingBin));
