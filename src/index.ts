@@ -19,3 +19,7 @@ export { RunReceipt, writeReceipt, receiptPathFor, assertValidReceipt, type Rece
 export { createManifest, readManifest, validateManifest, scanManifests, checkManifests, manifestRoot, dataFormatOf, readDataShape, MAX_MANIFEST_BYTES, type Manifest, type ManifestFile, type ManifestColumn, type ManifestValidation, type ManifestEntry, type ChangedFile, type CoverageCheck, type DuplicatedCoverage, type DataShape } from './lineage/manifest.js';
 export { DatasetVersions, defaultDatasetStore, datasetIdFor, type DatasetVersionInfo } from './lineage/datasets.js';
 export { nativeInfo, nativeAvailable, addonPath, fitBins, applyBins, MISSING_BIN, type NativeInfo, type BinMapper, type FitBinsOptions, type ApplyBinsOptions } from '../bindings/index.js';
+export { LogisticRegression, type LogisticRegressionOptions, type LogisticRegressionParams, type LinearModelJson, type LinearTrainingInfo, type LinearFitCall, type ClassWeight } from './models/linear.js';
+export { MLP, type MLPOptions, type MLPParams, type MlpModelJson, type MlpTrainingInfo, type MlpFitCall, type MlpObjectiveName } from './models/mlp.js';
+export { type DenseMatrix, type FeatureInput, type TargetInput } from './models/dense-input.js';
+export { type TrainProgress, type TrainHooks } from '../bindings/index.js';
