@@ -56,17 +56,74 @@ inline double MaxAbs(const std::vector<double>& v) {
   return m;
 }
 
-// margin[k * stride + r] = intercept[k] + sum_f coef[k * cols + f] * tile[f * n + r], f ascending.
+// Standardised rows [row0, row0 + n) of x into tile: feature-major (tile[f * n + r]) for column
+// input, row-major (tile[r * cols + f]) for row input, so both are read contiguously.
+void LoadTile(const MatrixView& x, const Standardization& s, const double* inv_scale,
+              std::size_t row0, std::size_t n, double* tile) {
+  if (x.layout == Layout::kColumn) {
+    StandardizedTile(x, s, inv_scale, row0, n, tile);
+  } else {
+    StandardizedRows(x, s, inv_scale, row0, n, tile);
+  }
+}
+
+// margin[k * stride + r] = intercept[k] + Dot(coef row k, z_r) for the n rows of a LoadTile tile.
+// Both tile orientations add the same terms in the same order (Dot's four partial sums), so the
+// margins do not depend on the input layout.
 void TileMargins(const double* coef, const double* intercept, std::size_t k_rows, std::size_t cols,
-                 const double* tile, std::size_t n, std::size_t stride, double* margin) {
-  for (std::size_t k = 0; k < k_rows; ++k) std::fill(margin + k * stride, margin + k * stride + n, intercept[k]);
-  for (std::size_t f = 0; f < cols; ++f) {
-    const double* z = tile + f * n;
+                 Layout layout, const double* tile, std::size_t n, std::size_t stride,
+                 double* margin) {
+  if (layout == Layout::kRow) {
     for (std::size_t k = 0; k < k_rows; ++k) {
-      const double w = coef[k * cols + f];
+      const double* w = coef + k * cols;
       double* m = margin + k * stride;
-      for (std::size_t r = 0; r < n; ++r) m[r] += w * z[r];
+      for (std::size_t r = 0; r < n; ++r) m[r] = intercept[k] + Dot(w, tile + r * cols, cols);
     }
+    return;
+  }
+  const std::size_t cols4 = cols - cols % 4;
+  double acc[4][kTileRows];
+  for (std::size_t k = 0; k < k_rows; ++k) {
+    const double* w = coef + k * cols;
+    double* m = margin + k * stride;
+    for (auto& a : acc) std::fill(a, a + n, 0.0);
+    for (std::size_t f = 0; f < cols4; ++f) {
+      const double wf = w[f];
+      const double* z = tile + f * n;
+      double* a = acc[f % 4];
+      for (std::size_t r = 0; r < n; ++r) a[r] += wf * z[r];
+    }
+    for (std::size_t r = 0; r < n; ++r) m[r] = (acc[0][r] + acc[1][r]) + (acc[2][r] + acc[3][r]);
+    for (std::size_t f = cols4; f < cols; ++f) {
+      const double wf = w[f];
+      const double* z = tile + f * n;
+      for (std::size_t r = 0; r < n; ++r) m[r] += wf * z[r];
+    }
+    for (std::size_t r = 0; r < n; ++r) m[r] = intercept[k] + m[r];
+  }
+}
+
+// grad[k * cols + f] += sum_r resid[k * stride + r] * z_r[f]; grad[k_rows * cols + k] += sum_r
+// resid[k * stride + r], for the n rows of a LoadTile tile.
+void TileGradient(const double* resid, std::size_t k_rows, std::size_t cols, Layout layout,
+                  const double* tile, std::size_t n, std::size_t stride, double* grad) {
+  double* grad_b = grad + k_rows * cols;
+  if (layout == Layout::kRow) {
+    for (std::size_t r = 0; r < n; ++r) {
+      const double* z = tile + r * cols;
+      for (std::size_t k = 0; k < k_rows; ++k) {
+        const double g = resid[k * stride + r];
+        double* gk = grad + k * cols;
+        for (std::size_t f = 0; f < cols; ++f) gk[f] += g * z[f];
+        grad_b[k] += g;
+      }
+    }
+    return;
+  }
+  for (std::size_t k = 0; k < k_rows; ++k) {
+    const double* rk = resid + k * stride;
+    for (std::size_t f = 0; f < cols; ++f) grad[k * cols + f] += Dot(rk, tile + f * n, n);
+    grad_b[k] += Sum(rk, n);
   }
 }
 
@@ -92,6 +149,42 @@ void SoftmaxInPlace(double* margin, std::size_t k_rows, std::size_t n, std::size
   }
 }
 
+// Sum of log(x) per label, taking one log per kLogGroup factors: the product of up to
+// kLogGroup factors in [1, 1024] cannot overflow. Grouping depends only on the data order.
+class LogSumByLabel {
+ public:
+  explicit LogSumByLabel(std::size_t labels) : product_(labels, 1.0), count_(labels, 0), sum_(labels, 0.0) {}
+
+  // Adds log(x) (x >= 1) to the sum of `label`.
+  void Add(std::size_t label, double x) {
+    product_[label] *= x;
+    if (++count_[label] == kLogGroup) Flush(label);
+  }
+
+  // sum_k weights[k] * (sum of log terms of label k).
+  double WeightedTotal(const std::vector<double>& weights) {
+    double total = 0.0;
+    for (std::size_t k = 0; k < sum_.size(); ++k) {
+      Flush(k);
+      total += weights[k] * sum_[k];
+    }
+    return total;
+  }
+
+ private:
+  static constexpr int kLogGroup = 16;
+
+  void Flush(std::size_t label) {
+    sum_[label] += std::log(product_[label]);
+    product_[label] = 1.0;
+    count_[label] = 0;
+  }
+
+  std::vector<double> product_;
+  std::vector<int> count_;
+  std::vector<double> sum_;
+};
+
 // The objective f and its gradient over the training matrix. Parameters theta are
 // [coef (k_rows x cols, row-major), intercept (k_rows)].
 class LogisticObjective {
@@ -104,6 +197,7 @@ class LogisticObjective {
         class_weights_(class_weights),
         params_(p),
         std_(s),
+        inv_scale_(InverseScales(s)),
         k_rows_(p.num_class == 2 ? 1 : static_cast<std::size_t>(p.num_class)),
         cols_(x.cols),
         blocks_(NumBlocks(x.rows, kRowBlockSize)),
@@ -152,9 +246,11 @@ class LogisticObjective {
     double* grad = part + 1;
     for (std::size_t t0 = lo; t0 < hi; t0 += kTileRows) {
       const std::size_t n = std::min(kTileRows, hi - t0);
-      StandardizedTile(x_, std_, t0, n, tile.data());
-      TileMargins(theta, theta + n_coef, k_rows_, cols_, tile.data(), n, kTileRows, margin.data());
-      double loss = 0.0;
+      LoadTile(x_, std_, inv_scale_.data(), t0, n, tile.data());
+      TileMargins(theta, theta + n_coef, k_rows_, cols_, x_.layout, tile.data(), n, kTileRows,
+                  margin.data());
+      LogSumByLabel log_terms(class_weights_.size());
+      double linear_terms = 0.0;
       if (k_rows_ == 1) {
         for (std::size_t r = 0; r < n; ++r) {
           const double m = margin[r];
@@ -163,7 +259,8 @@ class LogisticObjective {
           const double w = class_weights_[static_cast<std::size_t>(label)];
           const double e = std::exp(-std::fabs(m));
           const double p = m >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-          loss += w * (std::log1p(e) + std::max(m, 0.0) - y * m);
+          log_terms.Add(static_cast<std::size_t>(label), 1.0 + e);
+          linear_terms += w * (std::max(m, 0.0) - y * m);
           margin[r] = w * (p - y);
         }
       } else {
@@ -179,18 +276,16 @@ class LogisticObjective {
             margin[k * kTileRows + r] = e;
             sum += e;
           }
-          loss += w * (mx + std::log(sum) - m_label);
+          log_terms.Add(label, sum);
+          linear_terms += w * (mx - m_label);
           const double scale = w / sum;
           for (std::size_t k = 0; k < k_rows_; ++k) margin[k * kTileRows + r] *= scale;
           margin[label * kTileRows + r] -= w;
         }
       }
+      const double loss = log_terms.WeightedTotal(class_weights_) + linear_terms;
       part[0] += loss;
-      for (std::size_t k = 0; k < k_rows_; ++k) {
-        const double* resid = margin.data() + k * kTileRows;
-        for (std::size_t f = 0; f < cols_; ++f) grad[k * cols_ + f] += Dot(resid, tile.data() + f * n, n);
-        grad[n_coef + k] += Sum(resid, n);
-      }
+      TileGradient(margin.data(), k_rows_, cols_, x_.layout, tile.data(), n, kTileRows, grad);
     }
   }
 
@@ -199,6 +294,7 @@ class LogisticObjective {
   const std::vector<double>& class_weights_;
   const LinearFitParams& params_;
   const Standardization& std_;
+  std::vector<double> inv_scale_;
   std::size_t k_rows_;
   std::size_t cols_;
   std::size_t blocks_;
@@ -415,6 +511,7 @@ void PredictLogistic(const LinearModel& model, const MatrixView& x, int num_thre
   }
   const std::size_t k_rows = model.CoefRows();
   const std::size_t cols = model.cols;
+  const std::vector<double> inv_scale = InverseScales(model.standardization);
   ParallelFor(NumBlocks(x.rows, kRowBlockSize), num_threads, [&](std::size_t b) {
     const std::size_t lo = b * kRowBlockSize;
     const std::size_t hi = std::min(x.rows, lo + kRowBlockSize);
@@ -422,8 +519,8 @@ void PredictLogistic(const LinearModel& model, const MatrixView& x, int num_thre
     std::vector<double> margin(k_rows * kTileRows);
     for (std::size_t t0 = lo; t0 < hi; t0 += kTileRows) {
       const std::size_t n = std::min(kTileRows, hi - t0);
-      StandardizedTile(x, model.standardization, t0, n, tile.data());
-      TileMargins(model.coef.data(), model.intercept.data(), k_rows, cols, tile.data(), n,
+      LoadTile(x, model.standardization, inv_scale.data(), t0, n, tile.data());
+      TileMargins(model.coef.data(), model.intercept.data(), k_rows, cols, x.layout, tile.data(), n,
                   kTileRows, margin.data());
       if (k_rows == 1) {
         for (std::size_t r = 0; r < n; ++r) out[t0 + r] = Sigmoid(margin[r]);

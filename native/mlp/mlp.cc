@@ -202,9 +202,11 @@ double Backward(const Shape& s, const double* theta, MlpObjective objective, std
 }
 
 // Standardised inputs of the given rows of x into ws.acts[0].
-void LoadInputs(const MatrixView& x, const Standardization& st, const std::size_t* rows,
-                std::size_t n, Workspace& ws) {
-  for (std::size_t r = 0; r < n; ++r) StandardizedRow(x, st, rows[r], ws.acts[0].data() + r * x.cols);
+void LoadInputs(const MatrixView& x, const Standardization& st, const double* inv_scale,
+                const std::size_t* rows, std::size_t n, Workspace& ws) {
+  for (std::size_t r = 0; r < n; ++r) {
+    StandardizedRow(x, st, inv_scale, rows[r], ws.acts[0].data() + r * x.cols);
+  }
 }
 
 // Mean loss (target units) of the rows `index` of x; blocks of kEvalBlockRows summed in order.
@@ -215,11 +217,12 @@ double EvaluateLoss(const Shape& s, const std::vector<double>& theta, MlpObjecti
   std::vector<double> partial(blocks, 0.0);
   const std::size_t layers = s.NumLayers();
   const std::size_t k = s.widths[layers];
+  const std::vector<double> inv_scale = InverseScales(st);
   ParallelFor(blocks, num_threads, [&](std::size_t b) {
     const std::size_t lo = b * kEvalBlockRows;
     const std::size_t n = std::min(kEvalBlockRows, index.size() - lo);
     Workspace ws(s, n);
-    LoadInputs(x, st, index.data() + lo, n, ws);
+    LoadInputs(x, st, inv_scale.data(), index.data() + lo, n, ws);
     Forward(s, theta.data(), n, index.data() + lo, nullptr, ws);
     double loss = 0.0;
     for (std::size_t r = 0; r < n; ++r) {
@@ -413,6 +416,7 @@ MlpModel FitMlp(const MatrixView& x, const double* y, const MatrixView* valid_x,
   dropout.inv_keep = 1.0 / (1.0 - params.dropout);
   dropout.hidden_units = shape.hidden_units;
   const std::uint64_t shuffle_key = rng::StreamKey(params.seed, rng::kStreamMlpShuffle);
+  const std::vector<double> inv_scale = InverseScales(model.standardization);
 
   MlpFitReport local;
   MlpFitReport& rep = report != nullptr ? *report : local;
@@ -445,7 +449,7 @@ MlpModel FitMlp(const MatrixView& x, const double* y, const MatrixView* valid_x,
         double targets[kMlpBlockRows];
         for (std::size_t r = 0; r < m; ++r) targets[r] = train_targets[rows[lo + r]];
         std::fill(block_grads[b].begin(), block_grads[b].end(), 0.0);
-        LoadInputs(x, model.standardization, rows + lo, m, ws);
+        LoadInputs(x, model.standardization, inv_scale.data(), rows + lo, m, ws);
         Forward(shape, theta.data(), m, rows + lo, &dropout, ws);
         block_loss[b] = Backward(shape, theta.data(), params.objective, m, targets, &dropout, ws,
                                  block_grads[b].data());
@@ -590,6 +594,7 @@ void PredictMlp(const MlpModel& model, const MatrixView& x, int num_threads, dou
     std::copy(model.layers[l].biases.begin(), model.layers[l].biases.end(), theta.begin() + static_cast<std::ptrdiff_t>(shape.b_offset[l]));
   }
   const std::size_t layers = shape.NumLayers();
+  const std::vector<double> inv_scale = InverseScales(model.standardization);
   ParallelFor(NumBlocks(x.rows, kRowBlockSize), num_threads, [&](std::size_t b) {
     const std::size_t lo = b * kRowBlockSize;
     const std::size_t hi = std::min(x.rows, lo + kRowBlockSize);
@@ -598,7 +603,7 @@ void PredictMlp(const MlpModel& model, const MatrixView& x, int num_threads, dou
     for (std::size_t t0 = lo; t0 < hi; t0 += kEvalBlockRows) {
       const std::size_t n = std::min(kEvalBlockRows, hi - t0);
       for (std::size_t r = 0; r < n; ++r) rows[r] = t0 + r;
-      LoadInputs(x, model.standardization, rows.data(), n, ws);
+      LoadInputs(x, model.standardization, inv_scale.data(), rows.data(), n, ws);
       Forward(shape, theta.data(), n, rows.data(), nullptr, ws);
       for (std::size_t r = 0; r < n; ++r) {
         const double* o = ws.acts[layers].data() + r * k;

@@ -61,11 +61,21 @@ Standardization FitStandardization(const MatrixView& m, int num_threads);
 // Throws InputError unless s has cols entries of finite means and finite positive scales.
 void ValidateStandardization(const Standardization& s, std::size_t cols);
 
-// Writes rows [row0, row0 + n) of m standardised, feature-major: tile[f * n + r]; missing -> 0.
-void StandardizedTile(const MatrixView& m, const Standardization& s, std::size_t row0,
-                      std::size_t n, double* tile);
+// 1 / scale[f] for every feature (the multiplier standardisation uses).
+std::vector<double> InverseScales(const Standardization& s);
+
+// Writes rows [row0, row0 + n) of m standardised, feature-major: tile[f * n + r] =
+// (x - mean[f]) * inv_scale[f] (inv_scale from InverseScales); missing -> 0.
+void StandardizedTile(const MatrixView& m, const Standardization& s, const double* inv_scale,
+                      std::size_t row0, std::size_t n, double* tile);
+
+// Writes rows [row0, row0 + n) of m standardised, row-major: out[r * cols + f]; missing -> 0.
+// Identical results on the AVX2 and portable paths.
+void StandardizedRows(const MatrixView& m, const Standardization& s, const double* inv_scale,
+                      std::size_t row0, std::size_t n, double* out);
 
 // Writes row `row` of m standardised into out[0 .. cols); missing -> 0.
-void StandardizedRow(const MatrixView& m, const Standardization& s, std::size_t row, double* out);
+void StandardizedRow(const MatrixView& m, const Standardization& s, const double* inv_scale,
+                     std::size_t row, double* out);
 
 }  // namespace kiln
