@@ -1,6 +1,7 @@
 // LogisticRegression against scikit-learn fixtures (test/oracle/logreg_*.json, made by
 // benchmarks/oracles/make_logreg_fixture.py), determinism across thread counts, the model file,
 // and bad input at the TS API and across the native boundary.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -153,6 +154,36 @@ describe('determinism and the model file', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(seen.length).toBeGreaterThan(0);
     expect(seen[0]).toBe(1);
+  });
+});
+
+describe('SIMD paths', () => {
+  it('KILN_SIMD=scalar in a child process gives bit-identical models (row-major float32 with NaN, 7 columns)', async () => {
+    const gen = `
+      const rows = 20011, cols = 7, v = new Float32Array(rows * cols), y = new Int32Array(rows);
+      let s = 777;
+      const u = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 4294967296; };
+      for (let r = 0; r < rows; r++) {
+        let m = 0;
+        for (let f = 0; f < cols; f++) { const x = (u() - 0.5) * (f + 1) * 10 + f; v[r * cols + f] = u() < 0.02 ? NaN : x; m += (f % 2 ? 1 : -1) * x / (f + 1); }
+        y[r] = (m + (u() - 0.5) * 4 > 0 ? 1 : 0) + (u() < 0.2 ? 1 : 0);
+      }`;
+    const fit = `a.fitLinear(v, y, Float64Array.from([1, 2, 0.5]), { rows, cols, layout: 'row', numClass: 3, C: 0.7, penalty: 'l2', maxIter: 200, tol: 1e-9, memory: 10, numThreads: 2 }, new Int32Array(1))`;
+    const script = `
+      const a = require(${JSON.stringify(path.join(ROOT, 'build/Release/kiln.node'))});
+      ${gen}
+      (async () => {
+        const r = await ${fit};
+        process.stdout.write(JSON.stringify({ simd: a.nativeInfo().simdLevel, coef: Buffer.from(r.coef.buffer).toString('base64'), mean: Buffer.from(r.mean.buffer).toString('base64') }));
+      })();`;
+    const child = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, KILN_SIMD: 'scalar' }, encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    const res = JSON.parse(child.stdout) as { simd: string; coef: string; mean: string };
+    expect(res.simd).toBe('scalar');
+    const local = new Function('a', `${gen}; return ${fit};`)(rawAddon()) as Promise<{ coef: Float64Array; mean: Float64Array }>;
+    const r = await local;
+    expect(Buffer.from(r.mean.buffer).toString('base64')).toBe(res.mean);
+    expect(Buffer.from(r.coef.buffer).toString('base64')).toBe(res.coef);
   });
 });
 
