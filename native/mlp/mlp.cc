@@ -18,6 +18,10 @@ constexpr std::size_t kEvalBlockRows = 256;
 // Rows x parameters of a mini-batch below which its blocks run on one thread (starting threads
 // would cost more than they save; the blocks and their summation order are the same).
 constexpr std::size_t kMinParallelBatchWork = std::size_t{1} << 20;
+// Parameters per chunk of the gradient-sum + Adam update, and the parameter count from which
+// chunks are spread over threads (each parameter's sum runs over blocks in order either way).
+constexpr std::size_t kParamChunk = 4096;
+constexpr std::size_t kMinParallelUpdate = 32768;
 constexpr double kAdamBeta1 = 0.9;
 constexpr double kAdamBeta2 = 0.999;
 constexpr double kAdamEpsilon = 1e-8;
@@ -405,7 +409,12 @@ MlpModel FitMlp(const MatrixView& x, const double* y, const MatrixView* valid_x,
   std::vector<double> block_loss(max_blocks);
   std::vector<Workspace> workspaces;
   for (std::size_t b = 0; b < max_blocks; ++b) workspaces.emplace_back(shape, kMlpBlockRows);
-  std::vector<double> grad(shape.num_params), adam_m(shape.num_params, 0.0), adam_v(shape.num_params, 0.0);
+  std::vector<double> adam_m(shape.num_params, 0.0), adam_v(shape.num_params, 0.0);
+  std::vector<char> is_weight(shape.num_params, 0);
+  for (std::size_t l = 0; l < shape.NumLayers(); ++l) {
+    std::fill(is_weight.begin() + static_cast<std::ptrdiff_t>(shape.w_offset[l]),
+              is_weight.begin() + static_cast<std::ptrdiff_t>(shape.b_offset[l]), 1);
+  }
   std::vector<double> best_theta = theta;
   std::vector<std::size_t> order = train_rows;
   std::vector<double> batch_targets(batch);
@@ -454,30 +463,28 @@ MlpModel FitMlp(const MatrixView& x, const double* y, const MatrixView* valid_x,
         block_loss[b] = Backward(shape, theta.data(), params.objective, m, targets, &dropout, ws,
                                  block_grads[b].data());
       });
-      std::copy(block_grads[0].begin(), block_grads[0].end(), grad.begin());
       double loss = block_loss[0];
-      for (std::size_t b = 1; b < blocks; ++b) {
-        const std::vector<double>& g = block_grads[b];
-        for (std::size_t j = 0; j < shape.num_params; ++j) grad[j] += g[j];
-        loss += block_loss[b];
-      }
+      for (std::size_t b = 1; b < blocks; ++b) loss += block_loss[b];
       epoch_loss += loss;
       const double inv_n = 1.0 / static_cast<double>(n);
       ++step;
       beta1_power *= kAdamBeta1;
       beta2_power *= kAdamBeta2;
       const double step_size = params.learning_rate * std::sqrt(1.0 - beta2_power) / (1.0 - beta1_power);
-      for (std::size_t l = 0; l < shape.NumLayers(); ++l) {
-        const std::size_t w_end = shape.b_offset[l];
-        const std::size_t b_end = shape.b_offset[l] + shape.widths[l + 1];
-        for (std::size_t j = shape.w_offset[l]; j < b_end; ++j) {
-          double g = grad[j] * inv_n;
-          if (j < w_end) g += params.l2 * theta[j];
+      const int update_threads = shape.num_params >= kMinParallelUpdate ? params.num_threads : 1;
+      ParallelFor(NumBlocks(shape.num_params, kParamChunk), update_threads, [&](std::size_t c) {
+        const std::size_t lo = c * kParamChunk;
+        const std::size_t hi = std::min(shape.num_params, lo + kParamChunk);
+        for (std::size_t j = lo; j < hi; ++j) {
+          double sum = block_grads[0][j];
+          for (std::size_t b = 1; b < blocks; ++b) sum += block_grads[b][j];
+          double g = sum * inv_n;
+          if (is_weight[j]) g += params.l2 * theta[j];
           adam_m[j] = kAdamBeta1 * adam_m[j] + (1.0 - kAdamBeta1) * g;
           adam_v[j] = kAdamBeta2 * adam_v[j] + (1.0 - kAdamBeta2) * g * g;
           theta[j] -= step_size * adam_m[j] / (std::sqrt(adam_v[j]) + kAdamEpsilon);
         }
-      }
+      });
     }
     const double train_loss = epoch_loss * loss_scale / static_cast<double>(order.size());
     if (!std::isfinite(train_loss)) {
