@@ -12,10 +12,15 @@
 #include "kiln/thread_pool.h"
 
 namespace kiln {
-namespace cpu_impl {
 namespace {
 
-inline bool FiniteValue(double x) { return x - x == 0.0; }
+// True for finite x (x - x is 0 only then).
+inline bool Finite(double x) { return x - x == 0.0; }
+
+}  // namespace
+
+namespace cpu_impl {
+namespace {
 
 template <class T>
 void StandardizeRowsScalar(const T* src, std::size_t rows, std::size_t cols, const double* mean,
@@ -26,7 +31,7 @@ void StandardizeRowsScalar(const T* src, std::size_t rows, std::size_t cols, con
     for (std::size_t f = 0; f < cols; ++f) {
       const double v = static_cast<double>(s[f]);
       const double z = (v - mean[f]) * inv_scale[f];
-      o[f] = FiniteValue(v) ? z : 0.0;
+      o[f] = Finite(v) ? z : 0.0;
     }
   }
 }
@@ -38,7 +43,7 @@ void AccumulateRowsScalar(const T* src, std::size_t rows, std::size_t cols, cons
     const T* s = src + r * cols;
     for (std::size_t f = 0; f < cols; ++f) {
       const double v = static_cast<double>(s[f]);
-      const bool ok = FiniteValue(v);
+      const bool ok = Finite(v);
       const double term = center != nullptr ? (v - center[f]) * (v - center[f]) : v;
       sum[f] += ok ? term : 0.0;
       if (count != nullptr) count[f] += ok ? 1.0 : 0.0;
@@ -120,8 +125,6 @@ void AccumulateRowRange(const MatrixView& m, std::size_t lo, std::size_t hi, con
 }
 
 
-// Finite test that compiles to a branchless compare: x - x is 0 only for finite x.
-inline bool Finite(double x) { return x - x == 0.0; }
 
 // Column-major part of AccumulateBlock: one feature at a time, rows in order.
 template <class T>
