@@ -14,7 +14,7 @@
         {
           'target_name': 'kiln_avx2',
           'type': 'static_library',
-          'sources': [ 'native/binning/binning_avx2.cc' ],
+          'sources': [ 'native/binning/binning_avx2.cc', 'native/common/training_avx2.cc' ],
           'defines': [ 'KILN_HAVE_AVX2_TU=1' ],
           'cflags': [ '-mavx2', '-mfma' ],
           'xcode_settings': { 'OTHER_CFLAGS': [ '-mavx2', '-mfma' ] },
@@ -31,6 +31,9 @@
         'native/common/rng.cc',
         'native/common/simd.cc',
         'native/binning/binning.cc',
+        'native/common/training.cc',
+        'native/linear/linear.cc',
+        'native/mlp/mlp.cc',
         'native/scan/duckdb_scan.cc',
         'native/gbdt/gbdt.cc',
         'native/gbdt/predict.cc',
@@ -39,6 +42,8 @@
         'native/napi/binning_worker.cc',
         'native/napi/scan_worker.cc',
         'native/napi/gbdt_worker.cc',
+        'native/napi/linear_worker.cc',
+        'native/napi/mlp_worker.cc',
       ],
       'include_dirs': [
         '<!(node -p "require(\'node-addon-api\').include_dir")',

@@ -21,9 +21,18 @@ import type {
   RawApplyBinsOptions,
   RawBinMapper,
   RawFitBinsOptions,
+  RawFitLinearOptions,
+  RawFitMlpOptions,
+  RawLinearFit,
+  RawLinearModel,
+  RawMlpFit,
+  RawMlpModel,
+  RawMlpValid,
   RawNativeInfo,
+  RawProgressCallback,
   RawScanBatch,
   RawScanHandle,
+  RawTrainProgress,
 } from './native.js';
 
 /** Bin code of missing (NaN) values; value bins are 0..254. */
@@ -394,4 +403,281 @@ export function gbdtPredictRowFunction(): NativeAddon['gbdtPredictRow'] {
 /** Split count and total gain per feature. */
 export function gbdtImportance(handle: PredictorHandle, numTrees: number): { splits: Float64Array; gain: Float64Array } {
   return loadAddon().gbdtImportance(handle, numTrees);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training hooks (cancellation, progress) shared by the linear and MLP trainers
+
+/** Progress report of a native training: one per L-BFGS iteration (linear) or epoch (mlp). */
+export type TrainProgress = RawTrainProgress;
+
+/** Optional cancellation and progress hooks of a training call. */
+export interface TrainHooks {
+  /** Aborting it stops training at the next iteration / mini-batch: the promise rejects with E_CANCELLED. */
+  signal?: AbortSignal;
+  /** Called on the JS thread after each iteration / epoch; if it throws, training stops and fit rejects with that error. */
+  onProgress?: (progress: TrainProgress) => void;
+}
+
+function cancelledError(op: string): KilnError {
+  return new KilnError('E_CANCELLED', `${op}: training was cancelled`);
+}
+
+/** Runs a native training with a cancel flag wired to hooks.signal and a guarded progress callback. */
+async function withTrainingHooks<T>(op: string, hooks: TrainHooks | undefined, start: (cancelFlag: Int32Array, onProgress: RawProgressCallback | undefined) => Promise<T>): Promise<T> {
+  const h = hooks ?? {};
+  if (h.signal !== undefined && !(h.signal instanceof AbortSignal)) throw inputError(op, `signal must be an AbortSignal (got ${typeName(h.signal)})`);
+  if (h.onProgress !== undefined && typeof h.onProgress !== 'function') throw inputError(op, `onProgress must be a function (got ${typeName(h.onProgress)})`);
+  if (h.signal?.aborted) throw cancelledError(op);
+  const flag = new Int32Array(1);
+  const abort = (): void => {
+    Atomics.store(flag, 0, 1);
+  };
+  let progressError: { error: unknown } | undefined;
+  const user = h.onProgress;
+  const onProgress: RawProgressCallback | undefined =
+    user === undefined
+      ? undefined
+      : (p) => {
+          if (progressError !== undefined) return;
+          try {
+            user({ ...p });
+          } catch (error) {
+            progressError = { error };
+            abort();
+          }
+        };
+  h.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    return await start(flag, onProgress);
+  } catch (err) {
+    if (progressError !== undefined) throw progressError.error;
+    if (isKilnErrorCode(err, 'E_CANCELLED')) throw cancelledError(op);
+    throw err;
+  } finally {
+    h.signal?.removeEventListener('abort', abort);
+  }
+}
+
+function isKilnErrorCode(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === code;
+}
+
+function checkNumber(op: string, name: string, v: unknown, min: number, max: number, minExclusive = false): number {
+  const ok = typeof v === 'number' && Number.isFinite(v) && (minExclusive ? v > min : v >= min) && v <= max;
+  if (!ok) {
+    const got = typeof v === 'number' ? String(v) : typeName(v);
+    throw inputError(op, `options.${name} must be a finite number in ${minExclusive ? '(' : '['}${min}, ${max}] (got ${got})`);
+  }
+  return v as number;
+}
+
+function checkFiniteVector(op: string, name: string, v: unknown, length?: number): Float64Array {
+  if (!isTag(v, 'Float64Array')) throw inputError(op, `${name} must be a Float64Array (got ${typeName(v)})`);
+  const a = v as Float64Array;
+  if (length !== undefined && a.length !== length) throw inputError(op, `${name} has ${a.length} entries, expected ${length}`);
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) throw inputError(op, `${name}[${i}] is not finite`);
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logistic regression
+
+/** Largest number of classes of a linear or MLP model. */
+export const MAX_CLASSES = 1024;
+
+/** Options of fitLinear (shape + optimiser; see RawFitLinearOptions). */
+export interface FitLinearOptions extends MatrixOptions {
+  numClass: number;
+  /** Inverse L2 strength (scikit-learn's C), default 1. */
+  C?: number;
+  /** Default 'l2'. */
+  penalty?: 'l2' | 'none';
+  /** Default 1000. */
+  maxIter?: number;
+  /** Max-abs gradient of the per-row objective to stop at, default 1e-8. */
+  tol?: number;
+  /** L-BFGS correction pairs, default 10. */
+  memory?: number;
+}
+
+const FIT_LINEAR_KEYS = ['rows', 'cols', 'layout', 'numThreads', 'numClass', 'C', 'penalty', 'maxIter', 'tol', 'memory'] as const;
+const PREDICT_KEYS = ['rows', 'cols', 'layout', 'numThreads'] as const;
+
+/** Fitted logistic regression plus its optimisation report. */
+export type LinearFit = RawLinearFit;
+/** Parameters of a logistic regression (standardised space). */
+export type LinearModelArrays = RawLinearModel;
+
+/**
+ * Fits logistic regression off the JS thread (L-BFGS on standardised features; objective and
+ * missing-value rule in native/include/kiln/linear.h). Deterministic for any numThreads.
+ * `values` and `labels` must not be detached or resized until the promise settles.
+ */
+export async function fitLinear(values: FloatArray, labels: Int32Array, classWeights: Float64Array, options: FitLinearOptions, hooks?: TrainHooks): Promise<LinearFit> {
+  const op = 'fitLinear';
+  const { values: arr, opts, matrix } = checkMatrix(op, values, options, FIT_LINEAR_KEYS);
+  const numClass = checkInt(op, 'numClass', opts.numClass, 2, MAX_CLASSES);
+  const raw: RawFitLinearOptions = {
+    ...matrix,
+    numClass,
+    C: checkNumber(op, 'C', opts.C ?? 1, 0, Number.MAX_VALUE, true),
+    penalty: checkEnum(op, 'penalty', opts.penalty ?? 'l2', ['l2', 'none'] as const),
+    maxIter: checkInt(op, 'maxIter', opts.maxIter ?? 1000, 1, 1_000_000),
+    tol: checkNumber(op, 'tol', opts.tol ?? 1e-8, 0, Number.MAX_VALUE, true),
+    memory: checkInt(op, 'memory', opts.memory ?? 10, 1, 1000),
+  };
+  if (!isTag(labels, 'Int32Array')) throw inputError(op, `labels must be an Int32Array (got ${typeName(labels)})`);
+  if (labels.length !== matrix.rows) throw inputError(op, `labels.length is ${labels.length} but options.rows = ${matrix.rows}`);
+  const weights = checkFiniteVector(op, 'classWeights', classWeights, numClass);
+  for (let k = 0; k < numClass; k++) if (!(weights[k]! > 0)) throw inputError(op, `classWeights[${k}] must be > 0`);
+  return withTrainingHooks(op, hooks, (flag, onProgress) => loadAddon().fitLinear(arr, labels, weights, raw, flag, onProgress));
+}
+
+/** Throws E_NATIVE_INPUT unless `model` is a consistent logistic regression for `cols` features. */
+function checkLinearModel(op: string, model: unknown, cols: number): RawLinearModel {
+  if (model === null || typeof model !== 'object') throw inputError(op, `model must be an object (got ${typeName(model)})`);
+  const m = model as Record<string, unknown>;
+  const numClass = checkInt(op, 'model.numClass', m.numClass, 2, MAX_CLASSES);
+  const rows = numClass === 2 ? 1 : numClass;
+  return {
+    numClass,
+    mean: checkFiniteVector(op, 'model.mean', m.mean, cols),
+    scale: checkFiniteVector(op, 'model.scale', m.scale, cols),
+    coef: checkFiniteVector(op, 'model.coef', m.coef, rows * cols),
+    intercept: checkFiniteVector(op, 'model.intercept', m.intercept, rows),
+  };
+}
+
+/** Probabilities of a logistic regression: rows P(class 1) (binary) or rows * numClass, row-major. */
+export async function predictLinear(values: FloatArray, options: MatrixOptions, model: LinearModelArrays): Promise<Float64Array> {
+  const op = 'predictLinear';
+  const { values: arr, matrix } = checkMatrix(op, values, options, PREDICT_KEYS);
+  const m = checkLinearModel(op, model, matrix.cols);
+  return loadAddon().predictLinear(arr, matrix, m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// MLP
+
+/** Options of fitMlp (see RawFitMlpOptions; defaults as in src/models/mlp.ts). */
+export interface FitMlpOptions extends MatrixOptions {
+  objective: 'binary' | 'multiclass' | 'regression';
+  numClass: number;
+  hiddenLayers: readonly number[];
+  dropout?: number;
+  learningRate?: number;
+  l2?: number;
+  batchSize?: number;
+  epochs?: number;
+  patience?: number;
+  validationFraction?: number;
+  seed?: number;
+}
+
+/** Validation rows of fitMlp: a matrix (same columns as the training one) and its targets. */
+export interface MlpValidData {
+  values: FloatArray;
+  targets: Float64Array;
+  rows: number;
+  cols: number;
+  layout?: Layout;
+}
+
+const FIT_MLP_KEYS = ['rows', 'cols', 'layout', 'numThreads', 'objective', 'numClass', 'hiddenLayers', 'dropout', 'learningRate', 'l2', 'batchSize', 'epochs', 'patience', 'validationFraction', 'seed'] as const;
+
+/** Fitted MLP plus its training history. */
+export type MlpFit = RawMlpFit;
+/** Parameters of an MLP. */
+export type MlpModelArrays = RawMlpModel;
+
+/** Largest hidden layer width and count of an MLP. */
+export const MLP_MAX_WIDTH = 4096;
+export const MLP_MAX_HIDDEN_LAYERS = 3;
+
+/**
+ * Fits an MLP off the JS thread (Adam, dropout, early stopping keeping the best epoch).
+ * Deterministic for any numThreads under one seed. Arrays must not be detached or resized until
+ * the promise settles.
+ */
+export async function fitMlp(values: FloatArray, targets: Float64Array, options: FitMlpOptions, valid?: MlpValidData | null, hooks?: TrainHooks): Promise<MlpFit> {
+  const op = 'fitMlp';
+  const { values: arr, opts, matrix } = checkMatrix(op, values, options, FIT_MLP_KEYS);
+  const objective = checkEnum(op, 'objective', opts.objective, ['binary', 'multiclass', 'regression'] as const);
+  const numClass = checkInt(op, 'numClass', opts.numClass, objective === 'regression' ? 1 : 2, objective === 'regression' ? 1 : objective === 'binary' ? 2 : MAX_CLASSES);
+  const hidden = opts.hiddenLayers;
+  if (!Array.isArray(hidden) || hidden.length < 1 || hidden.length > MLP_MAX_HIDDEN_LAYERS) {
+    throw inputError(op, `options.hiddenLayers must be an array of 1 to ${MLP_MAX_HIDDEN_LAYERS} widths (got ${typeName(hidden)}${Array.isArray(hidden) ? ` of length ${hidden.length}` : ''})`);
+  }
+  hidden.forEach((w, i) => checkInt(op, `hiddenLayers[${i}]`, w, 1, MLP_MAX_WIDTH));
+  const raw: RawFitMlpOptions = {
+    ...matrix,
+    objective,
+    numClass,
+    hiddenLayers: Int32Array.from(hidden as number[]),
+    dropout: checkNumber(op, 'dropout', opts.dropout ?? 0, 0, 0.999999),
+    learningRate: checkNumber(op, 'learningRate', opts.learningRate ?? 1e-3, 0, Number.MAX_VALUE, true),
+    l2: checkNumber(op, 'l2', opts.l2 ?? 0, 0, Number.MAX_VALUE),
+    batchSize: checkInt(op, 'batchSize', opts.batchSize ?? 128, 1, 1 << 24),
+    epochs: checkInt(op, 'epochs', opts.epochs ?? 100, 1, 1_000_000),
+    patience: checkInt(op, 'patience', opts.patience ?? 0, 0, 1_000_000),
+    validationFraction: checkNumber(op, 'validationFraction', opts.validationFraction ?? 0, 0, 0.999999),
+    seed: checkInt(op, 'seed', opts.seed ?? 0, 0, Number.MAX_SAFE_INTEGER),
+  };
+  if (!isTag(targets, 'Float64Array')) throw inputError(op, `targets must be a Float64Array (got ${typeName(targets)})`);
+  if (targets.length !== matrix.rows) throw inputError(op, `targets.length is ${targets.length} but options.rows = ${matrix.rows}`);
+  let rawValid: RawMlpValid | null = null;
+  if (valid !== undefined && valid !== null) {
+    if (raw.validationFraction > 0) throw inputError(op, 'give valid rows or options.validationFraction, not both');
+    const v = checkMatrix(`${op} (valid)`, valid.values, { rows: valid.rows, cols: valid.cols, layout: valid.layout ?? 'column' }, ['rows', 'cols', 'layout']);
+    if (v.matrix.cols !== matrix.cols) throw inputError(op, `valid has ${v.matrix.cols} columns, the training matrix has ${matrix.cols}`);
+    if (!isTag(valid.targets, 'Float64Array')) throw inputError(op, `valid.targets must be a Float64Array (got ${typeName(valid.targets)})`);
+    if (valid.targets.length !== v.matrix.rows) throw inputError(op, `valid.targets.length is ${valid.targets.length} but valid.rows = ${v.matrix.rows}`);
+    rawValid = { values: v.values, targets: valid.targets, rows: v.matrix.rows, cols: v.matrix.cols, layout: v.matrix.layout };
+  }
+  return withTrainingHooks(op, hooks, (flag, onProgress) => loadAddon().fitMlp(arr, targets, raw, rawValid, flag, onProgress));
+}
+
+/** Throws E_NATIVE_INPUT unless `model` is a consistent MLP for `cols` features. */
+function checkMlpModel(op: string, model: unknown, cols: number): RawMlpModel {
+  if (model === null || typeof model !== 'object') throw inputError(op, `model must be an object (got ${typeName(model)})`);
+  const m = model as Record<string, unknown>;
+  const objective = checkEnum(op, 'model.objective', m.objective, ['binary', 'multiclass', 'regression'] as const);
+  const numClass = checkInt(op, 'model.numClass', m.numClass, 1, MAX_CLASSES);
+  const outputs = objective === 'multiclass' ? numClass : 1;
+  if (!Array.isArray(m.layers) || m.layers.length < 2 || m.layers.length > MLP_MAX_HIDDEN_LAYERS + 1) {
+    throw inputError(op, `model.layers must be an array of 2 to ${MLP_MAX_HIDDEN_LAYERS + 1} layers`);
+  }
+  let inputs = cols;
+  const layers = (m.layers as unknown[]).map((layer, i) => {
+    if (layer === null || typeof layer !== 'object') throw inputError(op, `model.layers[${i}] must be an object`);
+    const l = layer as Record<string, unknown>;
+    const lin = checkInt(op, `model.layers[${i}].inputs`, l.inputs, inputs, inputs);
+    const lout = checkInt(op, `model.layers[${i}].outputs`, l.outputs, 1, Math.max(MLP_MAX_WIDTH, MAX_CLASSES));
+    inputs = lout;
+    return {
+      inputs: lin,
+      outputs: lout,
+      weights: checkFiniteVector(op, `model.layers[${i}].weights`, l.weights, lin * lout),
+      biases: checkFiniteVector(op, `model.layers[${i}].biases`, l.biases, lout),
+    };
+  });
+  if (inputs !== outputs) throw inputError(op, `model output layer has ${inputs} units, expected ${outputs}`);
+  return {
+    objective,
+    numClass,
+    mean: checkFiniteVector(op, 'model.mean', m.mean, cols),
+    scale: checkFiniteVector(op, 'model.scale', m.scale, cols),
+    targetMean: checkNumber(op, 'model.targetMean', m.targetMean, -Number.MAX_VALUE, Number.MAX_VALUE),
+    targetScale: checkNumber(op, 'model.targetScale', m.targetScale, 0, Number.MAX_VALUE, true),
+    layers,
+  };
+}
+
+/** MLP predictions: rows values (binary P(class 1), regression) or rows * numClass probabilities. */
+export async function predictMlp(values: FloatArray, options: MatrixOptions, model: MlpModelArrays): Promise<Float64Array> {
+  const op = 'predictMlp';
+  const { values: arr, matrix } = checkMatrix(op, values, options, PREDICT_KEYS);
+  const m = checkMlpModel(op, model, matrix.cols);
+  return loadAddon().predictMlp(arr, matrix, m);
 }

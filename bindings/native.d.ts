@@ -81,6 +81,113 @@ export interface RawScanBatch {
   columns: RawScanColumn[];
 }
 
+/** Progress report of a native training (one per L-BFGS iteration or MLP epoch). */
+export interface RawTrainProgress {
+  /** 1-based iteration (linear) or epoch (mlp). */
+  iteration: number;
+  /** Objective (linear) or mean training loss of the epoch (mlp). */
+  trainLoss: number | null;
+  /** Validation loss of the epoch (mlp with validation rows), else null. */
+  validLoss: number | null;
+  /** Max-abs gradient of the objective (linear), else null. */
+  gradNorm: number | null;
+}
+
+/** Called on the JS thread with each progress report; errors it throws are ignored natively. */
+export type RawProgressCallback = (progress: RawTrainProgress) => void;
+
+/** Options of fitLinear (all required at this level). */
+export interface RawFitLinearOptions extends RawMatrixOptions {
+  /** Integer in [2, 1024]; labels are 0..numClass-1, every class present. */
+  numClass: number;
+  /** Inverse L2 strength, finite > 0 (scikit-learn's C). */
+  C: number;
+  penalty: 'l2' | 'none';
+  /** Integer in [1, 1e6]. */
+  maxIter: number;
+  /** Stop when max |gradient| of the per-row objective <= tol; finite > 0. */
+  tol: number;
+  /** L-BFGS correction pairs, integer in [1, 1000]. */
+  memory: number;
+}
+
+/** A fitted logistic regression (standardised space; binary: one coefficient row). */
+export interface RawLinearModel {
+  numClass: number;
+  /** Rows x cols coefficients, row-major (rows = 1 for binary, numClass otherwise). */
+  coef: Float64Array;
+  intercept: Float64Array;
+  mean: Float64Array;
+  scale: Float64Array;
+}
+
+/** fitLinear's result: the model and how the optimisation went. */
+export interface RawLinearFit extends RawLinearModel {
+  iterations: number;
+  converged: boolean;
+  objective: number;
+  gradNorm: number;
+  /** Objective at the start and after each iteration. */
+  history: Float64Array;
+}
+
+/** Options of fitMlp (all required at this level). */
+export interface RawFitMlpOptions extends RawMatrixOptions {
+  objective: 'binary' | 'multiclass' | 'regression';
+  /** 2 for binary, classes for multiclass (>= 2), 1 for regression. */
+  numClass: number;
+  /** 1..3 widths, each in [1, 4096]. */
+  hiddenLayers: Int32Array;
+  /** Drop probability of hidden units, in [0, 1). */
+  dropout: number;
+  learningRate: number;
+  l2: number;
+  batchSize: number;
+  epochs: number;
+  /** Epochs without a better validation loss before stopping; 0 = never stop early. */
+  patience: number;
+  /** Without `valid`: share of rows held out for validation, in [0, 1). */
+  validationFraction: number;
+  /** Integer in [0, 2^53-1]. */
+  seed: number;
+}
+
+/** Validation rows of fitMlp. */
+export interface RawMlpValid extends Omit<RawMatrixOptions, 'numThreads'> {
+  values: RawFloatArray;
+  targets: Float64Array;
+}
+
+/** One dense layer: out[o] = biases[o] + sum_i in[i] * weights[i * outputs + o]. */
+export interface RawMlpLayer {
+  inputs: number;
+  outputs: number;
+  weights: Float64Array;
+  biases: Float64Array;
+}
+
+/** A fitted MLP (hidden ReLU layers then the output layer). */
+export interface RawMlpModel {
+  objective: 'binary' | 'multiclass' | 'regression';
+  numClass: number;
+  mean: Float64Array;
+  scale: Float64Array;
+  targetMean: number;
+  targetScale: number;
+  layers: RawMlpLayer[];
+}
+
+/** fitMlp's result: the model (best epoch's weights when validated) and its history. */
+export interface RawMlpFit extends RawMlpModel {
+  epochsRun: number;
+  bestEpoch: number;
+  earlyStopped: boolean;
+  trainRows: number;
+  validRows: number;
+  trainLoss: Float64Array;
+  validLoss: Float64Array;
+}
+
 /** The raw module object. */
 /** Opaque cancellation token (cancelToken()); cancel(token) stops the ops it was given to. */
 export type RawCancelToken = { readonly __brand: 'KilnCancelToken' };
@@ -208,6 +315,17 @@ export interface NativeAddon {
   fitBins(values: RawFloatArray, options: RawFitBinsOptions): Promise<RawBinMapper>;
   /** Bins values into a new column-major Uint8Array (rows * cols, NaN -> MISSING_BIN). */
   applyBins(values: RawFloatArray, options: RawApplyBinsOptions, mapper: RawBinMapper): Promise<Uint8Array>;
+  /**
+   * Fits logistic regression (L-BFGS); values, labels and cancelFlag are borrowed until the promise
+   * settles. Setting cancelFlag[0] to nonzero rejects it with E_CANCELLED.
+   */
+  fitLinear(values: RawFloatArray, labels: Int32Array, classWeights: Float64Array, options: RawFitLinearOptions, cancelFlag: Int32Array, onProgress?: RawProgressCallback): Promise<RawLinearFit>;
+  /** Probabilities: rows values of P(class 1) (binary) or rows * numClass (multinomial). */
+  predictLinear(values: RawFloatArray, options: RawMatrixOptions, model: RawLinearModel): Promise<Float64Array>;
+  /** Fits an MLP (Adam, early stopping on `valid` or a held-out fraction); borrowing as fitLinear. */
+  fitMlp(values: RawFloatArray, targets: Float64Array, options: RawFitMlpOptions, valid: RawMlpValid | null, cancelFlag: Int32Array, onProgress?: RawProgressCallback): Promise<RawMlpFit>;
+  /** Predictions: rows values (binary P(class 1), regression) or rows * numClass probabilities. */
+  predictMlp(values: RawFloatArray, options: RawMatrixOptions, model: RawMlpModel): Promise<Float64Array>;
   /** Synchronous build/machine info. */
   nativeInfo(): RawNativeInfo;
   /** Registers the error constructor (called once by bindings/index.ts at load). */

@@ -25,3 +25,7 @@ export { MODEL_FORMAT, MODEL_FORMAT_VERSION, serializeModel, parseModelText, ass
 export { prepareInput, type DenseMatrix, type ModelInput } from './models/matrix.js';
 export { readXGBoostModel, writeXGBoostModel, importXGBoostJson, exportXGBoostJson, xgboostJsonText, MAX_IMPORT_BYTES } from './models/interop/xgboost.js';
 export { readLightGBMModel, importLightGBMText } from './models/interop/lightgbm.js';
+export { LogisticRegression, type LogisticRegressionOptions, type LogisticRegressionParams, type LinearModelJson, type LinearTrainingInfo, type LinearFitCall, type ClassWeight } from './models/linear.js';
+export { MLP, type MLPOptions, type MLPParams, type MlpModelJson, type MlpTrainingInfo, type MlpFitCall, type MlpObjectiveName } from './models/mlp.js';
+export { type FeatureInput, type TargetInput } from './models/dense-input.js';
+export { type TrainProgress, type TrainHooks } from '../bindings/index.js';

@@ -9,6 +9,10 @@ namespace kiln::rng {
 // Streams separate independent uses of one seed (values are part of the determinism contract).
 enum Stream : std::uint64_t {
   kStreamBinSample = 1,  // FitBins row sample, counter = row index
+  kStreamMlpInit = 20,        // MLP initial weights, counter = parameter index
+  kStreamMlpShuffle = 21,     // MLP epoch shuffle, counter = epoch * rows + position
+  kStreamMlpDropout = 22,     // MLP dropout masks, counter = (epoch * rows + row) * units + unit
+  kStreamMlpValidSplit = 23,  // MLP validation hold-out, counter = row index
 };
 
 // SplitMix64 finalizer: a bijective 64-bit mixer.

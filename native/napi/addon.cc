@@ -33,6 +33,12 @@ Napi::Value GbdtPredictJs(const Napi::CallbackInfo& info);
 Napi::Value GbdtPredictRowJs(const Napi::CallbackInfo& info);
 Napi::Value GbdtImportanceJs(const Napi::CallbackInfo& info);
 Napi::Value GbdtDebugHistogramJs(const Napi::CallbackInfo& info);
+// Defined in linear_worker.cc.
+Napi::Value FitLinearJs(const Napi::CallbackInfo& info);
+Napi::Value PredictLinearJs(const Napi::CallbackInfo& info);
+// Defined in mlp_worker.cc.
+Napi::Value FitMlpJs(const Napi::CallbackInfo& info);
+Napi::Value PredictMlpJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -62,6 +68,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gbdtPredictRow", Napi::Function::New(env, GbdtPredictRowJs, "gbdtPredictRow"));
   exports.Set("gbdtImportance", Napi::Function::New(env, GbdtImportanceJs, "gbdtImportance"));
   exports.Set("gbdtDebugHistogram", Napi::Function::New(env, GbdtDebugHistogramJs, "gbdtDebugHistogram"));
+  exports.Set("fitLinear", Napi::Function::New(env, FitLinearJs, "fitLinear"));
+  exports.Set("predictLinear", Napi::Function::New(env, PredictLinearJs, "predictLinear"));
+  exports.Set("fitMlp", Napi::Function::New(env, FitMlpJs, "fitMlp"));
+  exports.Set("predictMlp", Napi::Function::New(env, PredictMlpJs, "predictMlp"));
   exports.Set("nativeInfo", Napi::Function::New(env, NativeInfo, "nativeInfo"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("MISSING_BIN", Napi::Number::New(env, kMissingBin));

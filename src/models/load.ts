@@ -1,17 +1,23 @@
 import { KilnError } from '../../bindings/errors.js';
 import { readModelFile, type GbdtModelJson, type ModelJson } from './format.js';
 import { GBDT } from './gbdt.js';
+import { LogisticRegression } from './linear.js';
+import { MLP } from './mlp.js';
 import { readLightGBMModel } from './interop/lightgbm.js';
 import { readXGBoostModel, writeXGBoostModel } from './interop/xgboost.js';
 
 /** Any model kiln can load from its own format. */
-export type KilnModel = GBDT;
+export type KilnModel = GBDT | LogisticRegression | MLP;
 
 /** Builds the model of a validated model object, by kind. Throws E_MODEL_FORMAT. */
 export function modelFromJSON(obj: ModelJson, source = 'model'): KilnModel {
   switch (obj.kind) {
     case 'gbdt':
       return GBDT.fromJSON(obj, source);
+    case 'linear':
+      return LogisticRegression.fromJSON(obj);
+    case 'mlp':
+      return MLP.fromJSON(obj);
     default:
       throw new KilnError('E_MODEL_FORMAT', `${source}: model kind "${obj.kind}" cannot be loaded by this build`);
   }
