@@ -24,8 +24,10 @@ namespace {
 
 // Histogram slots per feature: value bins 0..254 and the missing bin 255.
 constexpr std::size_t kSlots = 256;
-// Leaves with fewer rows than this are handled on one thread.
-constexpr std::size_t kParallelRows = 8192;
+// Histograms of leaves with fewer rows than this are built on one thread.
+constexpr std::size_t kParallelHistRows = 2048;
+// Partitions of leaves with fewer rows than this run on one thread.
+constexpr std::size_t kParallelPartitionRows = 4096;
 // Rows per partition / metric block (fixed: part of the determinism contract).
 constexpr std::size_t kBlock = 16384;
 // Rows the per-iteration train metric is computed on (an even stride when there are more).
@@ -563,7 +565,7 @@ void Trainer::BuildHistogram(const LeafState& leaf, std::int64_t* hist) {
   // Dense leaves: one feature at a time over the column-major bins (a 2 KiB histogram that stays
   // in L1, reads moving forward), features spread over threads; sparse leaves: row-wise.
   const double hist_start = ProfileEnabled() ? ThreadCpuSeconds() : 0;
-  const int hist_kind = leaf.count * kDenseLeafDivisor >= rows_ ? 0 : (leaf.count < kParallelRows || threads == 1) ? 2 : 1;
+  const int hist_kind = leaf.count * kDenseLeafDivisor >= rows_ ? 0 : (leaf.count < kParallelHistRows || threads == 1) ? 2 : 1;
   struct HistNote {
     int kind; std::size_t rows; double start;
     ~HistNote() {
@@ -615,7 +617,7 @@ void Trainer::BuildHistogram(const LeafState& leaf, std::int64_t* hist) {
     });
     return;
   }
-  if (leaf.count < kParallelRows || threads == 1) {
+  if (leaf.count < kParallelHistRows || threads == 1) {
     std::fill(hist, hist + slots, 0);
     AccumulateHistogram(bins_.data(), cols_, gh_.data(), contiguous ? nullptr : idx, 0, leaf.count, hist);
     return;
@@ -837,7 +839,7 @@ std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int n
   const std::size_t stride = 1;
   std::array<std::uint8_t, 256> left_of_bin;
   for (int b = 0; b < 256; ++b) left_of_bin[static_cast<std::size_t>(b)] = tree.GoesLeft(node, static_cast<std::uint8_t>(b)) ? 1 : 0;
-  if (n < kParallelRows || team_.size() == 1) {
+  if (n < kParallelPartitionRows || team_.size() == 1) {
     std::size_t nl = 0, nr = 0;
     for (std::size_t i = 0; i < n; ++i) {
       if (i + kPrefetchAhead < n) __builtin_prefetch(col + static_cast<std::size_t>(idx[i + kPrefetchAhead]) * stride);
@@ -974,29 +976,23 @@ BinTree Trainer::GrowTree() {
     (void)right_leaf;
   }
   PhaseTimer leaves_timer(5);
-  // Newton outputs from the exact gradients, summed in row order within each leaf; leaves are
-  // disjoint, so they run in parallel without changing any sum.
+  // Newton outputs from the leaves' exact integer sums of the quantised gradients (the same sums
+  // the splits were chosen on); leaves are disjoint, so score updates run in parallel.
   const std::size_t kk = static_cast<std::size_t>(k_);
   const std::size_t k = static_cast<std::size_t>(tree_index_ % k_);
   team_.Run(static_cast<std::size_t>(tree.num_leaves), [&](std::size_t l) {
     const LeafState& leaf = leaves[l];
-    double g = 0, h = 0;
-    const std::size_t end = leaf.begin + leaf.count;
-    for (std::size_t i = leaf.begin; i < end; ++i) {
-      if (i + kPrefetchAhead < end) {
-        __builtin_prefetch(grad_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
-        __builtin_prefetch(hess_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
-        __builtin_prefetch(scores_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
-      }
-      const std::size_t r = idx_[i];
-      g += grad_[r * kk + k];
-      h += hess_[r * kk + k];
-    }
+    const double g = static_cast<double>(GradOf(leaf.sum)) * g_scale_;
+    const double h = static_cast<double>(HessOf(leaf.sum)) * h_scale_;
     const double w = leaf.count == 0 ? 0.0 : Output(g, h, leaf.lo, leaf.hi, 0);
     const double v = w * p_.learning_rate;
     tree.leaf_value[l] = v;
     tree.leaf_count[l] = static_cast<std::int64_t>(leaf.count);
-    for (std::size_t i = leaf.begin; i < leaf.begin + leaf.count; ++i) scores_[static_cast<std::size_t>(idx_[i]) * kk + k] += v;
+    const std::size_t end = leaf.begin + leaf.count;
+    for (std::size_t i = leaf.begin; i < end; ++i) {
+      if (i + kPrefetchAhead < end) __builtin_prefetch(scores_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
+      scores_[static_cast<std::size_t>(idx_[i]) * kk + k] += v;
+    }
   });
   if (bagging_) {
     const std::size_t blocks = NumBlocks(rows_, kBlock);
