@@ -294,8 +294,8 @@ export interface NativeAddon {
   gbdtPredictor(forest: RawForest): RawPredictorHandle;
   /** Margins (transform 0) or outputs (transform 1) of every row: rows * treesPerIteration values. */
   gbdtPredict(handle: RawPredictorHandle, values: RawFloatArray, shape: RawShape, options: { numTrees: number; numThreads: number; transform: 0 | 1; objective: RawGbdtParams['objective'] }): Promise<Float64Array>;
-  /** Synchronous, allocation-free margins of one row into out. */
-  gbdtPredictRow(handle: RawPredictorHandle, row: Float64Array, numTrees: number, out: Float64Array): void;
+  /** Synchronous, allocation-free margins of one row into out; transform 1 = sigmoid, 2 = softmax (as batch prediction). */
+  gbdtPredictRow(handle: RawPredictorHandle, row: Float64Array, numTrees: number, out: Float64Array, transform: 0 | 1 | 2): void;
   /** Split count and total gain per feature over the first numTrees trees. */
   gbdtImportance(handle: RawPredictorHandle, numTrees: number): { splits: Float64Array; gain: Float64Array };
   /** Test hook: packed (g * 2^32 + h) histogram, 256 slots per feature, of row-major bins. */

@@ -347,8 +347,9 @@ Napi::Value GbdtPredictJs(const Napi::CallbackInfo& info) {
   });
 }
 
-// JS: gbdtPredictRow(handle, row: Float64Array, numTrees, out: Float64Array) -> undefined.
-// Synchronous and allocation-free: margins of one row into out[0..K).
+// JS: gbdtPredictRow(handle, row: Float64Array, numTrees, out: Float64Array, transform) -> undefined.
+// Synchronous and allocation-free: margins of one row into out[0..K), turned into outputs with the
+// same code as batch prediction when transform is 1 (binary) or 2 (multiclass).
 Napi::Value GbdtPredictRowJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsExternal() || !info[1].IsTypedArray() || !info[3].IsTypedArray() || !info[2].IsNumber()) {
@@ -370,6 +371,9 @@ Napi::Value GbdtPredictRowJs(const Napi::CallbackInfo& info) {
     ThrowInput(env, "gbdtPredictRow: row length, out length or numTrees does not match the model");
   }
   predictor->PredictRowMargin(row.Data(), static_cast<int>(nt), out.Data());
+  const int transform = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
+  if (transform == 1) gbdt::TransformMargins(Objective::kBinary, 1, 1, out.Data());
+  if (transform == 2) gbdt::TransformMargins(Objective::kMulticlass, predictor->num_outputs(), 1, out.Data());
   return env.Undefined();
 }
 

@@ -464,7 +464,7 @@ export class GBDT {
   private encoders: CategoryEncoder[] = [];
   private rowScratch: Float64Array = new Float64Array(0);
   private outScratch: Float64Array = new Float64Array(0);
-  private predictRow: ((h: PredictorHandle, row: Float64Array, n: number, out: Float64Array) => void) | null = null;
+  private predictRow: ((h: PredictorHandle, row: Float64Array, n: number, out: Float64Array, transform: 0 | 1 | 2) => void) | null = null;
   /** Unseen categories per feature in the last predict() call. */
   lastUnseenCounts: UnseenCounts = {};
 
@@ -746,20 +746,12 @@ export class GBDT {
       } else x[e.feature] = code;
     }
     const k = m.numTreesPerIteration;
-    const margins = this.outScratch;
-    this.predictRow!(this.handle!, x, m.bestIteration * k, margins);
     const name = m.objective.name;
-    if (name === 'binary') return 1 / (1 + Math.exp(-margins[0]!));
-    if (name !== 'multiclass') return margins[0]!;
+    const outputs = this.outScratch;
+    this.predictRow!(this.handle!, x, m.bestIteration * k, outputs, name === 'binary' ? 1 : name === 'multiclass' ? 2 : 0);
+    if (name !== 'multiclass') return outputs[0]!;
     const dst = out ?? new Float64Array(k);
-    let mx = -Infinity;
-    for (let c = 0; c < k; c++) mx = Math.max(mx, margins[c]!);
-    let sum = 0;
-    for (let c = 0; c < k; c++) {
-      dst[c] = Math.exp(margins[c]! - mx);
-      sum += dst[c]!;
-    }
-    for (let c = 0; c < k; c++) dst[c]! /= sum;
+    dst.set(outputs);
     return dst;
   }
 
