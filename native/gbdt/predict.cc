@@ -2,11 +2,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "gbdt/predict_qs.h"
 #include "kiln/gbdt.h"
+#include "kiln/simd.h"
 #include "kiln/status.h"
 #include "kiln/thread_pool.h"
 
@@ -171,7 +175,92 @@ Predictor::Predictor(const Forest& f) {
       if (kd.kind != 0) tree_fast_[t] = 0;
     }
   }
+  BuildQuickScorer(f);
   source_ = f;
+}
+
+void Predictor::BuildQuickScorer(const Forest& f) {
+  using qs_impl::kQsLanes;
+  const std::size_t trees = f.num_trees();
+  const std::size_t nf = static_cast<std::size_t>(num_features_);
+  tree_qs_.assign(trees, 0);
+  qs_leaf_off_.assign(trees, -1);
+  qs_leaf_value_.clear();
+  struct Item {
+    double thr;
+    std::uint32_t tree;
+    std::int32_t node;
+    std::uint64_t mask;
+  };
+  std::vector<std::vector<Item>> by_feature(nf);
+  std::vector<std::vector<Item>> nan_by_feature(nf);
+  bool any = false;
+  for (std::size_t t = 0; t < trees; ++t) {
+    const std::int32_t n0 = f.node_offset[t];
+    const std::int32_t l0 = f.leaf_offset[t], l1 = f.leaf_offset[t + 1];
+    if (!tree_fast_[t] || l1 - l0 > 64) continue;
+    any = true;
+    tree_qs_[t] = 1;
+    qs_leaf_off_[t] = static_cast<std::int32_t>(qs_leaf_value_.size());
+    if (tree_single_leaf_[t]) {
+      qs_leaf_value_.push_back(f.leaf_value[static_cast<std::size_t>(l0)]);
+      continue;
+    }
+    // In-order leaf numbering; each node records the leaves of its left subtree (depth <= 63).
+    int next = 0;
+    std::function<std::uint64_t(std::int32_t)> walk = [&](std::int32_t c) -> std::uint64_t {
+      if (c < 0) {
+        qs_leaf_value_.push_back(f.leaf_value[static_cast<std::size_t>(l0 + ~c)]);
+        return std::uint64_t{1} << (next++);
+      }
+      const std::size_t i = static_cast<std::size_t>(n0 + c);
+      const std::uint64_t left = walk(f.left_child[i]);
+      const std::uint64_t right = walk(f.right_child[i]);
+      const Node& nd = nodes_[i];
+      const Item item{nd.thr64, static_cast<std::uint32_t>(t), c, left};
+      const std::size_t feat = static_cast<std::size_t>(nd.feature_dl & 0x7fffffff);
+      by_feature[feat].push_back(item);
+      if (nd.feature_dl >= 0) nan_by_feature[feat].push_back(item);  // NaN goes right
+      return left | right;
+    };
+    walk(0);
+  }
+  qs_feat_begin_.assign(nf + 1, 0);
+  qs_nan_begin_.assign(nf + 1, 0);
+  qs_thr_.clear();
+  qs_mask_.clear();
+  qs_slot_.clear();
+  qs_nan_mask_.clear();
+  qs_nan_slot_.clear();
+  auto order = [](const Item& a, const Item& b) {
+    return std::tie(a.thr, a.tree, a.node) < std::tie(b.thr, b.tree, b.node);
+  };
+  for (std::size_t feat = 0; feat < nf; ++feat) {
+    std::vector<Item>& items = by_feature[feat];
+    std::sort(items.begin(), items.end(), order);
+    qs_feat_begin_[feat] = static_cast<std::int32_t>(qs_thr_.size());
+    for (const Item& it : items) {
+      qs_thr_.push_back(it.thr);
+      qs_mask_.push_back(it.mask);
+      qs_slot_.push_back(it.tree * static_cast<std::uint32_t>(kQsLanes));
+    }
+    qs_thr_.push_back(std::numeric_limits<double>::quiet_NaN());  // sentinel: ends the scan
+    qs_mask_.push_back(0);
+    qs_slot_.push_back(0);
+    qs_nan_begin_[feat] = static_cast<std::int32_t>(qs_nan_mask_.size());
+    for (const Item& it : nan_by_feature[feat]) {
+      qs_nan_mask_.push_back(it.mask);
+      qs_nan_slot_.push_back(it.tree * static_cast<std::uint32_t>(kQsLanes));
+    }
+  }
+  qs_feat_begin_[nf] = static_cast<std::int32_t>(qs_thr_.size());
+  qs_nan_begin_[nf] = static_cast<std::int32_t>(qs_nan_mask_.size());
+#if KILN_HAVE_AVX2_TU
+  qs_enabled_ = any && DetectedSimdLevel() == SimdLevel::kAvx2;
+#else
+  (void)any;
+  qs_enabled_ = false;
+#endif
 }
 
 template <class T>
@@ -225,50 +314,113 @@ inline int Predictor::LeafOf(int tree, const T* x, std::size_t stride) const {
 constexpr int kLanes = 8;
 
 template <class T>
+void Predictor::TraverseTree(int t, const T* base, std::size_t row_stride, std::size_t feat_stride,
+                             std::size_t rows, double* out) const {
+  const std::size_t k = static_cast<std::size_t>(k_);
+  const std::size_t cls = static_cast<std::size_t>(t) % k;
+  const std::size_t ts = static_cast<std::size_t>(t);
+  if (tree_single_leaf_[ts]) {
+    const double v = leaf_value_[static_cast<std::size_t>(tree_leaf0_[ts])];
+    for (std::size_t r = 0; r < rows; ++r) out[r * k + cls] += v;
+    return;
+  }
+  std::size_t r = 0;
+  if (tree_fast_[ts]) {
+    const Node* nodes = nodes_.data() + tree_root_[ts];
+    for (; r + kLanes <= rows; r += kLanes) {
+      std::int32_t n[kLanes] = {};
+      for (;;) {
+        bool active = false;
+        for (int j = 0; j < kLanes; ++j) {
+          const std::int32_t cur = n[j];
+          const Node& nd = nodes[cur < 0 ? 0 : cur];
+          const T x = base[(r + static_cast<std::size_t>(j)) * row_stride +
+                           static_cast<std::size_t>(nd.feature_dl & 0x7fffffff) * feat_stride];
+          bool le;
+          if constexpr (sizeof(T) == 4) le = x <= nd.thr32;
+          else le = x <= nd.thr64;
+          const bool go_left = le | ((x != x) & (nd.feature_dl < 0));
+          const std::int32_t next = nd.child[go_left ? 0 : 1];
+          n[j] = cur < 0 ? cur : next;
+          active |= n[j] >= 0;
+        }
+        if (!active) break;
+      }
+      for (int j = 0; j < kLanes; ++j) out[(r + static_cast<std::size_t>(j)) * k + cls] += leaf_value_[static_cast<std::size_t>(~n[j])];
+    }
+  }
+  for (; r < rows; ++r) {
+    const int leaf = LeafOf<T>(t, base + r * row_stride, feat_stride);
+    out[r * k + cls] += leaf_value_[static_cast<std::size_t>(leaf)];
+  }
+}
+
+template <class T>
 void Predictor::PredictBlock(const T* base, std::size_t row_stride, std::size_t feat_stride,
                              std::size_t rows, int num_trees, double* out) const {
   const std::size_t k = static_cast<std::size_t>(k_);
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < k; ++c) out[r * k + c] = base_[c];
   }
-  for (int t = 0; t < num_trees; ++t) {
-    const std::size_t cls = static_cast<std::size_t>(t) % k;
-    const std::size_t ts = static_cast<std::size_t>(t);
-    if (tree_single_leaf_[ts]) {
-      const double v = leaf_value_[static_cast<std::size_t>(tree_leaf0_[ts])];
-      for (std::size_t r = 0; r < rows; ++r) out[r * k + cls] += v;
-      continue;
-    }
-    std::size_t r = 0;
-    if (tree_fast_[ts]) {
-      const Node* nodes = nodes_.data() + tree_root_[ts];
-      for (; r + kLanes <= rows; r += kLanes) {
-        std::int32_t n[kLanes] = {};
-        for (;;) {
-          bool active = false;
-          for (int j = 0; j < kLanes; ++j) {
-            const std::int32_t cur = n[j];
-            const Node& nd = nodes[cur < 0 ? 0 : cur];
-            const T x = base[(r + static_cast<std::size_t>(j)) * row_stride +
-                             static_cast<std::size_t>(nd.feature_dl & 0x7fffffff) * feat_stride];
-            bool le;
-            if constexpr (sizeof(T) == 4) le = x <= nd.thr32;
-            else le = x <= nd.thr64;
-            const bool go_left = le | ((x != x) & (nd.feature_dl < 0));
-            const std::int32_t next = nd.child[go_left ? 0 : 1];
-            n[j] = cur < 0 ? cur : next;
-            active |= n[j] >= 0;
-          }
-          if (!active) break;
-        }
-        for (int j = 0; j < kLanes; ++j) out[(r + static_cast<std::size_t>(j)) * k + cls] += leaf_value_[static_cast<std::size_t>(~n[j])];
+  for (int t = 0; t < num_trees; ++t) TraverseTree(t, base, row_stride, feat_stride, rows, out);
+}
+
+// QuickScorer over groups of kQsLanes rows (a short last group repeats its first row in the unused
+// lanes). Every row gets exactly the traversal's leaves, added in tree order, so the margins are
+// bit-identical to PredictBlock's.
+template <class T>
+void Predictor::PredictBlockQs(const T* base, std::size_t row_stride, std::size_t feat_stride,
+                               std::size_t rows, int num_trees, double* out) const {
+#if KILN_HAVE_AVX2_TU
+  using qs_impl::kQsLanes;
+  constexpr std::size_t G = static_cast<std::size_t>(kQsLanes);
+  const std::size_t k = static_cast<std::size_t>(k_);
+  const std::size_t nf = static_cast<std::size_t>(num_features_);
+  const std::size_t trees = tree_root_.size();
+  // Per-thread scratch, grown once (prediction stays allocation-free in steady state).
+  thread_local std::vector<double> xbuf, maxv;
+  thread_local std::vector<std::uint32_t> nan_lanes;
+  thread_local std::vector<std::uint64_t> cand;
+  if (xbuf.size() < nf * G) xbuf.resize(nf * G);
+  if (maxv.size() < nf) maxv.resize(nf);
+  if (nan_lanes.size() < nf) nan_lanes.resize(nf);
+  if (cand.size() < trees * G) cand.resize(trees * G);
+  const qs_impl::QsView view{num_features_, static_cast<int>(trees), qs_feat_begin_.data(),
+                             qs_thr_.data(), qs_mask_.data(), qs_slot_.data(),
+                             qs_nan_begin_.data(), qs_nan_mask_.data(), qs_nan_slot_.data()};
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < k; ++c) out[r * k + c] = base_[c];
+  }
+  for (std::size_t g0 = 0; g0 < rows; g0 += G) {
+    const std::size_t n = std::min(G, rows - g0);
+    std::fill(maxv.begin(), maxv.begin() + static_cast<std::ptrdiff_t>(nf), -std::numeric_limits<double>::infinity());
+    std::fill(nan_lanes.begin(), nan_lanes.begin() + static_cast<std::ptrdiff_t>(nf), 0u);
+    for (std::size_t j = 0; j < G; ++j) {
+      const T* row = base + (g0 + (j < n ? j : 0)) * row_stride;
+      for (std::size_t f = 0; f < nf; ++f) {
+        const double v = static_cast<double>(row[f * feat_stride]);
+        xbuf[f * G + j] = v;
+        if (v != v) nan_lanes[f] |= 1u << j;
+        else if (v > maxv[f]) maxv[f] = v;
       }
     }
-    for (; r < rows; ++r) {
-      const int leaf = LeafOf<T>(t, base + r * row_stride, feat_stride);
-      out[r * k + cls] += leaf_value_[static_cast<std::size_t>(leaf)];
+    qs_impl::QsScoreAvx2(view, xbuf.data(), maxv.data(), nan_lanes.data(), cand.data());
+    double* o = out + g0 * k;
+    for (int t = 0; t < num_trees; ++t) {
+      const std::size_t ts = static_cast<std::size_t>(t);
+      if (!tree_qs_[ts]) {
+        TraverseTree(t, base + g0 * row_stride, row_stride, feat_stride, n, o);
+        continue;
+      }
+      const std::size_t cls = ts % k;
+      const double* lv = qs_leaf_value_.data() + qs_leaf_off_[ts];
+      const std::uint64_t* c = cand.data() + ts * G;
+      for (std::size_t j = 0; j < n; ++j) o[j * k + cls] += lv[__builtin_ctzll(c[j])];
     }
   }
+#else
+  PredictBlock(base, row_stride, feat_stride, rows, num_trees, out);
+#endif
 }
 
 void Predictor::PredictMargin(const MatrixView& m, int num_trees, int num_threads,
@@ -292,18 +444,50 @@ void Predictor::PredictMargin(const MatrixView& m, int num_trees, int num_thread
     const std::size_t n = std::min(kPredictBlock, m.rows - r0);
     double* dst = out + r0 * static_cast<std::size_t>(k_);
     if (m.dtype == DType::kFloat32) {
-      PredictBlock(static_cast<const float*>(m.data) + r0 * row_stride, row_stride, feat_stride, n,
-                   num_trees, dst);
+      const float* src = static_cast<const float*>(m.data) + r0 * row_stride;
+      if (qs_enabled_) PredictBlockQs(src, row_stride, feat_stride, n, num_trees, dst);
+      else PredictBlock(src, row_stride, feat_stride, n, num_trees, dst);
     } else {
-      PredictBlock(static_cast<const double*>(m.data) + r0 * row_stride, row_stride, feat_stride,
-                   n, num_trees, dst);
+      const double* src = static_cast<const double*>(m.data) + r0 * row_stride;
+      if (qs_enabled_) PredictBlockQs(src, row_stride, feat_stride, n, num_trees, dst);
+      else PredictBlock(src, row_stride, feat_stride, n, num_trees, dst);
     }
   });
 }
 
+// One row: kLanes trees traversed together (independent load chains), leaves added in tree order.
 void Predictor::PredictRowMargin(const double* row, int num_trees, double* out) const {
+  static const Node kDone{0.0, 0.0f, 0, {-1, -1}};
   for (int c = 0; c < k_; ++c) out[c] = base_[static_cast<std::size_t>(c)];
-  for (int t = 0; t < num_trees; ++t) out[t % k_] += leaf_value_[static_cast<std::size_t>(LeafOf<double>(t, row, 1))];
+  for (int t0 = 0; t0 < num_trees; t0 += kLanes) {
+    const int cnt = std::min(kLanes, num_trees - t0);
+    const Node* root[kLanes];
+    std::int32_t n[kLanes];
+    for (int j = 0; j < kLanes; ++j) {
+      const std::size_t ts = static_cast<std::size_t>(t0 + j);
+      if (j < cnt && tree_fast_[ts] && !tree_single_leaf_[ts]) {
+        root[j] = nodes_.data() + tree_root_[ts];
+        n[j] = 0;
+      } else {
+        root[j] = &kDone;
+        n[j] = j < cnt ? ~LeafOf<double>(t0 + j, row, 1) : -1;
+      }
+    }
+    for (;;) {
+      bool active = false;
+      for (int j = 0; j < kLanes; ++j) {
+        const std::int32_t cur = n[j];
+        const Node& nd = root[j][cur < 0 ? 0 : cur];
+        const double x = row[static_cast<std::size_t>(nd.feature_dl & 0x7fffffff)];
+        const bool go_left = (x <= nd.thr64) | ((x != x) & (nd.feature_dl < 0));
+        const std::int32_t next = nd.child[go_left ? 0 : 1];
+        n[j] = cur < 0 ? cur : next;
+        active |= n[j] >= 0;
+      }
+      if (!active) break;
+    }
+    for (int j = 0; j < cnt; ++j) out[(t0 + j) % k_] += leaf_value_[static_cast<std::size_t>(~n[j])];
+  }
 }
 
 void Predictor::Importance(int num_trees, std::vector<double>* split_count,

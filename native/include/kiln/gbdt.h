@@ -101,6 +101,15 @@ class Predictor {
   template <class T>
   void PredictBlock(const T* base, std::size_t row_stride, std::size_t feat_stride,
                     std::size_t rows, int num_trees, double* out) const;
+  // Adds tree t's leaf value to out[r * K + t % K] for rows [0, rows) (traversal path).
+  template <class T>
+  void TraverseTree(int t, const T* base, std::size_t row_stride, std::size_t feat_stride,
+                    std::size_t rows, double* out) const;
+  // QuickScorer block (AVX2 kernel): same results as PredictBlock's traversal, bit for bit.
+  template <class T>
+  void PredictBlockQs(const T* base, std::size_t row_stride, std::size_t feat_stride,
+                      std::size_t rows, int num_trees, double* out) const;
+  void BuildQuickScorer(const Forest& f);
 
   int num_features_ = 0;
   int k_ = 1;
@@ -113,6 +122,23 @@ class Predictor {
   std::vector<std::uint8_t> tree_single_leaf_;
   std::vector<double> leaf_value_;
   std::vector<std::uint32_t> cat_bits_;
+  // QuickScorer tables (trees of <= 64 leaves whose nodes are all numeric/NaN-missing). Leaves
+  // are numbered in order (left to right); a row's candidate set per tree is a uint64 and the exit
+  // leaf is its lowest set bit. Per feature, the nodes of all such trees sorted by threshold
+  // (qs_thr_/qs_mask_/qs_slot_, each feature's run ends with a NaN sentinel threshold), and the
+  // default-right nodes for NaN inputs (qs_nan_*). mask: the node's left-subtree leaves; slot:
+  // tree * kQsLanes (offset of the tree's lane words in the scratch candidate array).
+  bool qs_enabled_ = false;                 // AVX2 available and at least one QuickScorer tree
+  std::vector<std::uint8_t> tree_qs_;       // per tree: 1 scored by QuickScorer
+  std::vector<std::int32_t> qs_feat_begin_; // num_features + 1 offsets
+  std::vector<double> qs_thr_;
+  std::vector<std::uint64_t> qs_mask_;
+  std::vector<std::uint32_t> qs_slot_;
+  std::vector<std::int32_t> qs_nan_begin_;  // num_features + 1 offsets
+  std::vector<std::uint64_t> qs_nan_mask_;
+  std::vector<std::uint32_t> qs_nan_slot_;
+  std::vector<std::int32_t> qs_leaf_off_;   // per tree: offset of its in-order leaves in qs_leaf_value_
+  std::vector<double> qs_leaf_value_;
   Forest source_;
 };
 
