@@ -182,23 +182,25 @@ Predictor::Predictor(const Forest& f) {
 void Predictor::BuildQuickScorer(const Forest& f) {
   using qs_impl::kQsLanes;
   const std::size_t trees = f.num_trees();
-  const std::size_t nf = static_cast<std::size_t>(num_features_);
+  const std::uint32_t lanes = static_cast<std::uint32_t>(kQsLanes);
+  const std::uint32_t nan_right = static_cast<std::uint32_t>(num_features_) * lanes;
   tree_qs_.assign(trees, 0);
   qs_leaf_off_.assign(trees, -1);
+  qs_tree_begin_.assign(trees + 1, 0);
   qs_leaf_value_.clear();
-  struct Item {
-    double thr;
-    std::uint32_t tree;
-    std::int32_t node;
-    std::uint64_t mask;
-  };
-  std::vector<std::vector<Item>> by_feature(nf);
-  std::vector<std::vector<Item>> nan_by_feature(nf);
+  qs_thr_.clear();
+  qs_mask_.clear();
+  qs_xoff_.clear();
   bool any = false;
   for (std::size_t t = 0; t < trees; ++t) {
-    const std::int32_t n0 = f.node_offset[t];
+    const std::int32_t n0 = f.node_offset[t], n1 = f.node_offset[t + 1];
     const std::int32_t l0 = f.leaf_offset[t], l1 = f.leaf_offset[t + 1];
-    if (!tree_fast_[t] || l1 - l0 > 64) continue;
+    qs_tree_begin_[t] = static_cast<std::int32_t>(qs_thr_.size());
+    bool ok = tree_fast_[t] && l1 - l0 <= 64;
+    for (std::int32_t n = n0; ok && n < n1; ++n) {
+      ok = nodes_[static_cast<std::size_t>(n)].thr64 < std::numeric_limits<double>::infinity();
+    }
+    if (!ok) continue;
     any = true;
     tree_qs_[t] = 1;
     qs_leaf_off_[t] = static_cast<std::int32_t>(qs_leaf_value_.size());
@@ -217,44 +219,15 @@ void Predictor::BuildQuickScorer(const Forest& f) {
       const std::uint64_t left = walk(f.left_child[i]);
       const std::uint64_t right = walk(f.right_child[i]);
       const Node& nd = nodes_[i];
-      const Item item{nd.thr64, static_cast<std::uint32_t>(t), c, left};
-      const std::size_t feat = static_cast<std::size_t>(nd.feature_dl & 0x7fffffff);
-      by_feature[feat].push_back(item);
-      if (nd.feature_dl >= 0) nan_by_feature[feat].push_back(item);  // NaN goes right
+      const std::uint32_t feat = static_cast<std::uint32_t>(nd.feature_dl & 0x7fffffff);
+      qs_thr_.push_back(nd.thr64);
+      qs_mask_.push_back(left);
+      qs_xoff_.push_back(feat * lanes + (nd.feature_dl < 0 ? 0u : nan_right));
       return left | right;
     };
     walk(0);
   }
-  qs_feat_begin_.assign(nf + 1, 0);
-  qs_nan_begin_.assign(nf + 1, 0);
-  qs_thr_.clear();
-  qs_mask_.clear();
-  qs_slot_.clear();
-  qs_nan_mask_.clear();
-  qs_nan_slot_.clear();
-  auto order = [](const Item& a, const Item& b) {
-    return std::tie(a.thr, a.tree, a.node) < std::tie(b.thr, b.tree, b.node);
-  };
-  for (std::size_t feat = 0; feat < nf; ++feat) {
-    std::vector<Item>& items = by_feature[feat];
-    std::sort(items.begin(), items.end(), order);
-    qs_feat_begin_[feat] = static_cast<std::int32_t>(qs_thr_.size());
-    for (const Item& it : items) {
-      qs_thr_.push_back(it.thr);
-      qs_mask_.push_back(it.mask);
-      qs_slot_.push_back(it.tree * static_cast<std::uint32_t>(kQsLanes));
-    }
-    qs_thr_.push_back(std::numeric_limits<double>::quiet_NaN());  // sentinel: ends the scan
-    qs_mask_.push_back(0);
-    qs_slot_.push_back(0);
-    qs_nan_begin_[feat] = static_cast<std::int32_t>(qs_nan_mask_.size());
-    for (const Item& it : nan_by_feature[feat]) {
-      qs_nan_mask_.push_back(it.mask);
-      qs_nan_slot_.push_back(it.tree * static_cast<std::uint32_t>(kQsLanes));
-    }
-  }
-  qs_feat_begin_[nf] = static_cast<std::int32_t>(qs_thr_.size());
-  qs_nan_begin_[nf] = static_cast<std::int32_t>(qs_nan_mask_.size());
+  qs_tree_begin_[trees] = static_cast<std::int32_t>(qs_thr_.size());
 #if KILN_HAVE_AVX2_TU
   qs_enabled_ = any && DetectedSimdLevel() == SimdLevel::kAvx2;
 #else
@@ -378,33 +351,29 @@ void Predictor::PredictBlockQs(const T* base, std::size_t row_stride, std::size_
   const std::size_t nf = static_cast<std::size_t>(num_features_);
   const std::size_t trees = tree_root_.size();
   // Per-thread scratch, grown once (prediction stays allocation-free in steady state).
-  thread_local std::vector<double> xbuf, maxv;
-  thread_local std::vector<std::uint32_t> nan_lanes;
+  thread_local std::vector<double> xbuf;
   thread_local std::vector<std::uint64_t> cand;
-  if (xbuf.size() < nf * G) xbuf.resize(nf * G);
-  if (maxv.size() < nf) maxv.resize(nf);
-  if (nan_lanes.size() < nf) nan_lanes.resize(nf);
+  if (xbuf.size() < 2 * nf * G) xbuf.resize(2 * nf * G);
   if (cand.size() < trees * G) cand.resize(trees * G);
-  const qs_impl::QsView view{num_features_, static_cast<int>(trees), qs_feat_begin_.data(),
-                             qs_thr_.data(), qs_mask_.data(), qs_slot_.data(),
-                             qs_nan_begin_.data(), qs_nan_mask_.data(), qs_nan_slot_.data()};
+  const qs_impl::QsView view{qs_tree_begin_.data(), qs_thr_.data(), qs_mask_.data(), qs_xoff_.data()};
+  constexpr double kInf = std::numeric_limits<double>::infinity();
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < k; ++c) out[r * k + c] = base_[c];
   }
+  double* xl = xbuf.data();
+  double* xr = xl + nf * G;
   for (std::size_t g0 = 0; g0 < rows; g0 += G) {
     const std::size_t n = std::min(G, rows - g0);
-    std::fill(maxv.begin(), maxv.begin() + static_cast<std::ptrdiff_t>(nf), -std::numeric_limits<double>::infinity());
-    std::fill(nan_lanes.begin(), nan_lanes.begin() + static_cast<std::ptrdiff_t>(nf), 0u);
     for (std::size_t j = 0; j < G; ++j) {
       const T* row = base + (g0 + (j < n ? j : 0)) * row_stride;
       for (std::size_t f = 0; f < nf; ++f) {
         const double v = static_cast<double>(row[f * feat_stride]);
-        xbuf[f * G + j] = v;
-        if (v != v) nan_lanes[f] |= 1u << j;
-        else if (v > maxv[f]) maxv[f] = v;
+        const bool nan = v != v;
+        xl[f * G + j] = nan ? -kInf : v;
+        xr[f * G + j] = nan ? kInf : v;
       }
     }
-    qs_impl::QsScoreAvx2(view, xbuf.data(), maxv.data(), nan_lanes.data(), cand.data());
+    qs_impl::QsScoreAvx2(view, xbuf.data(), num_trees, cand.data());
     double* o = out + g0 * k;
     for (int t = 0; t < num_trees; ++t) {
       const std::size_t ts = static_cast<std::size_t>(t);

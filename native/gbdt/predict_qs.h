@@ -14,24 +14,18 @@ inline constexpr int kQsLanes = 16;
 
 // Borrowed views of the Predictor's QuickScorer tables (see kiln/gbdt.h).
 struct QsView {
-  int num_features;
-  int num_slots;                   // trees (candidate words: num_slots * kQsLanes)
-  const std::int32_t* feat_begin;  // num_features + 1
-  const double* thr;               // ascending per feature, NaN sentinel closes each run
-  const std::uint64_t* mask;       // left-subtree leaves of the node
-  const std::uint32_t* slot;       // tree * kQsLanes
-  const std::int32_t* nan_begin;   // num_features + 1
-  const std::uint64_t* nan_mask;
-  const std::uint32_t* nan_slot;
+  const std::int32_t* tree_begin;  // trees + 1 offsets into the node arrays (empty: not QS)
+  const double* thr;               // node threshold (x > thr: the row goes right)
+  const std::uint64_t* mask;       // node's left-subtree leaves (in-order numbering)
+  const std::uint32_t* xoff;       // offset of the node's feature lanes in x (NaN-side buffer)
 };
 
 #if KILN_HAVE_AVX2_TU
-// x: num_features * kQsLanes doubles, feature-major (x[f * kQsLanes + lane]); maxv[f]: largest
-// non-NaN value of feature f over the lanes (-Infinity if none); nan_lanes[f]: bit j set when lane
-// j of feature f is NaN. Writes cand[slot + lane] = candidate leaves of that tree for that lane
-// (the exit leaf is the lowest set bit). Call only if CpuSupportsAvx2().
-void QsScoreAvx2(const QsView& v, const double* x, const double* maxv,
-                 const std::uint32_t* nan_lanes, std::uint64_t* cand);
+// x: 2 * num_features * kQsLanes doubles: x[f * kQsLanes + lane] with NaN replaced by -Infinity
+// (default-left nodes read it), then the same with NaN replaced by +Infinity (default-right
+// nodes). Writes cand[t * kQsLanes + lane], t < num_trees, = candidate leaves of tree t for the
+// lane (exit leaf: lowest set bit). Call only if CpuSupportsAvx2().
+void QsScoreAvx2(const QsView& v, const double* x, int num_trees, std::uint64_t* cand);
 #endif
 
 }  // namespace kiln::gbdt::qs_impl

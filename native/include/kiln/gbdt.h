@@ -122,21 +122,17 @@ class Predictor {
   std::vector<std::uint8_t> tree_single_leaf_;
   std::vector<double> leaf_value_;
   std::vector<std::uint32_t> cat_bits_;
-  // QuickScorer tables (trees of <= 64 leaves whose nodes are all numeric/NaN-missing). Leaves
-  // are numbered in order (left to right); a row's candidate set per tree is a uint64 and the exit
-  // leaf is its lowest set bit. Per feature, the nodes of all such trees sorted by threshold
-  // (qs_thr_/qs_mask_/qs_slot_, each feature's run ends with a NaN sentinel threshold), and the
-  // default-right nodes for NaN inputs (qs_nan_*). mask: the node's left-subtree leaves; slot:
-  // tree * kQsLanes (offset of the tree's lane words in the scratch candidate array).
+  // QuickScorer tables (trees of <= 64 leaves whose nodes are all numeric/NaN-missing with a
+  // threshold below +Infinity). Leaves are numbered in order (left to right); a row's candidate
+  // set per tree is a uint64 and the exit leaf is its lowest set bit. Per node: threshold, mask
+  // of its left-subtree leaves, and the offset of its feature in the kernel's lane buffer (the
+  // NaN -> -Infinity copy for default-left nodes, NaN -> +Infinity for default-right ones).
   bool qs_enabled_ = false;                 // AVX2 available and at least one QuickScorer tree
   std::vector<std::uint8_t> tree_qs_;       // per tree: 1 scored by QuickScorer
-  std::vector<std::int32_t> qs_feat_begin_; // num_features + 1 offsets
+  std::vector<std::int32_t> qs_tree_begin_; // trees + 1 offsets into the qs node arrays
   std::vector<double> qs_thr_;
   std::vector<std::uint64_t> qs_mask_;
-  std::vector<std::uint32_t> qs_slot_;
-  std::vector<std::int32_t> qs_nan_begin_;  // num_features + 1 offsets
-  std::vector<std::uint64_t> qs_nan_mask_;
-  std::vector<std::uint32_t> qs_nan_slot_;
+  std::vector<std::uint32_t> qs_xoff_;
   std::vector<std::int32_t> qs_leaf_off_;   // per tree: offset of its in-order leaves in qs_leaf_value_
   std::vector<double> qs_leaf_value_;
   Forest source_;
