@@ -168,7 +168,13 @@ Predictor::Predictor(const Forest& f) {
         kd.nan_missing = missing == kMissingNan ? 1 : 0;
         kd.cat = -1;
         double thr = f.threshold[i];
-        if (f.decision_lt) thr = std::nextafter(thr, -std::numeric_limits<double>::infinity());
+        // x < t is x <= (t one ulp down); nothing is below -Infinity: a NaN threshold sends
+        // every non-missing value right (QuickScorer skips such trees).
+        if (f.decision_lt) {
+          thr = thr == -std::numeric_limits<double>::infinity()
+                    ? std::numeric_limits<double>::quiet_NaN()
+                    : std::nextafter(thr, -std::numeric_limits<double>::infinity());
+        }
         nd.thr64 = thr;
         nd.thr32 = FloatAtOrBelow(thr);
       }
