@@ -234,6 +234,27 @@ void Predictor::BuildQuickScorer(const Forest& f) {
     walk(0);
   }
   qs_tree_begin_[trees] = static_cast<std::int32_t>(qs_thr_.size());
+  // Float32 tables: the same nodes regrouped by the candidate half their mask touches.
+  qs32_group_.assign(3 * trees + 1, 0);
+  qs32_thr_.clear();
+  qs32_mask_.clear();
+  qs32_xoff_.clear();
+  for (std::size_t t = 0; t < trees; ++t) {
+    const std::size_t b = static_cast<std::size_t>(qs_tree_begin_[t]);
+    const std::size_t e = static_cast<std::size_t>(qs_tree_begin_[t + 1]);
+    for (int grp = 0; grp < 3; ++grp) {
+      qs32_group_[3 * t + static_cast<std::size_t>(grp)] = static_cast<std::int32_t>(qs32_thr_.size());
+      for (std::size_t i = b; i < e; ++i) {
+        const std::uint64_t m = qs_mask_[i];
+        const int g = (m >> 32) == 0 ? 0 : (m & 0xffffffffu) == 0 ? 1 : 2;
+        if (g != grp) continue;
+        qs32_thr_.push_back(FloatAtOrBelow(qs_thr_[i]));
+        qs32_mask_.push_back(m);
+        qs32_xoff_.push_back(qs_xoff_[i]);
+      }
+    }
+  }
+  qs32_group_[3 * trees] = static_cast<std::int32_t>(qs32_thr_.size());
 #if KILN_HAVE_AVX2_TU
   qs_enabled_ = any && DetectedSimdLevel() == SimdLevel::kAvx2;
 #else
@@ -357,29 +378,35 @@ void Predictor::PredictBlockQs(const T* base, std::size_t row_stride, std::size_
   const std::size_t nf = static_cast<std::size_t>(num_features_);
   const std::size_t trees = tree_root_.size();
   // Per-thread scratch, grown once (prediction stays allocation-free in steady state).
-  thread_local std::vector<double> xbuf;
+  // Lanes are doubles for float64 inputs, floats for float32 inputs (exact either way).
+  thread_local std::vector<T> xbuf;
   thread_local std::vector<std::uint64_t> cand;
   if (xbuf.size() < 2 * nf * G) xbuf.resize(2 * nf * G);
   if (cand.size() < trees * G) cand.resize(trees * G);
-  const qs_impl::QsView view{qs_tree_begin_.data(), qs_thr_.data(), qs_mask_.data(), qs_xoff_.data()};
-  constexpr double kInf = std::numeric_limits<double>::infinity();
+  constexpr T kInf = std::numeric_limits<T>::infinity();
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < k; ++c) out[r * k + c] = base_[c];
   }
-  double* xl = xbuf.data();
-  double* xr = xl + nf * G;
+  T* xl = xbuf.data();
+  T* xr = xl + nf * G;
   for (std::size_t g0 = 0; g0 < rows; g0 += G) {
     const std::size_t n = std::min(G, rows - g0);
     for (std::size_t j = 0; j < G; ++j) {
       const T* row = base + (g0 + (j < n ? j : 0)) * row_stride;
       for (std::size_t f = 0; f < nf; ++f) {
-        const double v = static_cast<double>(row[f * feat_stride]);
+        const T v = row[f * feat_stride];
         const bool nan = v != v;
         xl[f * G + j] = nan ? -kInf : v;
         xr[f * G + j] = nan ? kInf : v;
       }
     }
-    qs_impl::QsScoreAvx2(view, xbuf.data(), num_trees, cand.data());
+    if constexpr (sizeof(T) == 4) {
+      const qs_impl::QsView32 view{qs32_group_.data(), qs32_thr_.data(), qs32_mask_.data(), qs32_xoff_.data()};
+      qs_impl::QsScoreAvx2F32(view, xbuf.data(), num_trees, cand.data());
+    } else {
+      const qs_impl::QsView view{qs_tree_begin_.data(), qs_thr_.data(), qs_mask_.data(), qs_xoff_.data()};
+      qs_impl::QsScoreAvx2(view, xbuf.data(), num_trees, cand.data());
+    }
     double* o = out + g0 * k;
     for (int t = 0; t < num_trees; ++t) {
       const std::size_t ts = static_cast<std::size_t>(t);

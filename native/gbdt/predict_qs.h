@@ -20,12 +20,25 @@ struct QsView {
   const std::uint32_t* xoff;       // offset of the node's feature lanes in x (NaN-side buffer)
 };
 
+// Float32 tables: per tree three node groups (offsets group[3t] .. group[3t+3]): nodes whose
+// left-subtree leaves are all below leaf 32, all at or above 32, and both. The candidate words are
+// held as two 32-bit halves so a float compare mask (8 lanes) applies directly, and a node of the
+// first two groups touches one half only.
+struct QsView32 {
+  const std::int32_t* group;       // 3 * trees + 1 offsets into the node arrays
+  const float* thr;                // thr32: float x > thr32 exactly when x > thr64
+  const std::uint64_t* mask;
+  const std::uint32_t* xoff;
+};
+
 #if KILN_HAVE_AVX2_TU
 // x: 2 * num_features * kQsLanes doubles: x[f * kQsLanes + lane] with NaN replaced by -Infinity
 // (default-left nodes read it), then the same with NaN replaced by +Infinity (default-right
 // nodes). Writes cand[t * kQsLanes + lane], t < num_trees, = candidate leaves of tree t for the
 // lane (exit leaf: lowest set bit). Call only if CpuSupportsAvx2().
 void QsScoreAvx2(const QsView& v, const double* x, int num_trees, std::uint64_t* cand);
+// Same contract for float32 inputs: x holds floats (NaN -> -/+Infinity copies as above).
+void QsScoreAvx2F32(const QsView32& v, const float* x, int num_trees, std::uint64_t* cand);
 #endif
 
 }  // namespace kiln::gbdt::qs_impl

@@ -133,6 +133,11 @@ class Predictor {
   std::vector<double> qs_thr_;
   std::vector<std::uint64_t> qs_mask_;
   std::vector<std::uint32_t> qs_xoff_;
+  // Float32 copy: per tree the nodes in three groups (left subtree in leaves 0-31 / 32-63 / both).
+  std::vector<std::int32_t> qs32_group_;    // 3 * trees + 1 offsets
+  std::vector<float> qs32_thr_;
+  std::vector<std::uint64_t> qs32_mask_;
+  std::vector<std::uint32_t> qs32_xoff_;
   std::vector<std::int32_t> qs_leaf_off_;   // per tree: offset of its in-order leaves in qs_leaf_value_
   std::vector<double> qs_leaf_value_;
   Forest source_;
