@@ -182,6 +182,7 @@ Predictor::Predictor(const Forest& f) {
     }
   }
   BuildQuickScorer(f);
+  BuildRowPath(f);
   source_ = f;
 }
 
@@ -263,6 +264,78 @@ void Predictor::BuildQuickScorer(const Forest& f) {
 #endif
 }
 
+// Rows traversed together through one tree (independent chains hide load latency); the one-row
+// path steps this many trees together.
+constexpr int kLanes = 8;
+// Largest feature count of the one-row fast path (its NaN-substituted row copy is on the stack).
+constexpr int kRowPathMaxFeatures = 512;
+
+void Predictor::BuildRowPath(const Forest& f) {
+  const std::size_t trees = f.num_trees();
+  const std::uint32_t nf = static_cast<std::uint32_t>(num_features_);
+  row_nodes_.clear();
+  row_tree_begin_.assign(trees, -1);
+  std::vector<std::int32_t> depth(trees, 0);
+  for (std::size_t t = 0; t < trees; ++t) {
+    const std::int32_t n0 = f.node_offset[t], n1 = f.node_offset[t + 1];
+    const std::int32_t l0 = f.leaf_offset[t], l1 = f.leaf_offset[t + 1];
+    const std::int32_t num_nodes = n1 - n0;
+    bool ok = tree_fast_[t];
+    for (std::int32_t n = n0; ok && n < n1; ++n) {
+      ok = nodes_[static_cast<std::size_t>(n)].thr64 < std::numeric_limits<double>::infinity();
+    }
+    const std::size_t b = row_nodes_.size();
+    const std::size_t end = b + static_cast<std::size_t>(num_nodes + (l1 - l0));
+    if (!ok || end * sizeof(RowNode) > 0xffffffffu) continue;
+    row_tree_begin_[t] = static_cast<std::int64_t>(b * sizeof(RowNode));
+    row_nodes_.resize(end);
+    auto offset = [&](std::int32_t c) {
+      const std::size_t i = b + static_cast<std::size_t>(c >= 0 ? c : num_nodes + ~c);
+      return static_cast<std::uint32_t>(i * sizeof(RowNode));
+    };
+    for (std::int32_t i = 0; i < num_nodes; ++i) {
+      const Node& nd = nodes_[static_cast<std::size_t>(n0 + i)];
+      RowNode& rn = row_nodes_[b + static_cast<std::size_t>(i)];
+      const std::uint32_t feat = static_cast<std::uint32_t>(nd.feature_dl & 0x7fffffff);
+      rn.thr = nd.thr64;
+      rn.xoff = feat + (nd.feature_dl < 0 ? 0u : nf);
+      rn.child[0] = offset(f.left_child[static_cast<std::size_t>(n0 + i)]);
+      rn.child[1] = offset(f.right_child[static_cast<std::size_t>(n0 + i)]);
+      rn.pad = 0;
+    }
+    for (std::int32_t l = 0; l < l1 - l0; ++l) {
+      RowNode& rn = row_nodes_[b + static_cast<std::size_t>(num_nodes + l)];
+      rn.thr = f.leaf_value[static_cast<std::size_t>(l0 + l)];
+      rn.xoff = 0;
+      rn.child[0] = rn.child[1] = offset(~l);
+      rn.pad = 0;
+    }
+    // Deepest leaf (edges from the root).
+    if (num_nodes > 0) {
+      std::vector<std::pair<std::int32_t, std::int32_t>> stack{{0, 0}};
+      while (!stack.empty()) {
+        const auto [i, d] = stack.back();
+        stack.pop_back();
+        depth[t] = std::max(depth[t], d + 1);
+        for (const std::int32_t c : {f.left_child[static_cast<std::size_t>(n0 + i)], f.right_child[static_cast<std::size_t>(n0 + i)]}) {
+          if (c >= 0) stack.emplace_back(c, d + 1);
+        }
+      }
+    }
+  }
+  const std::size_t groups = (trees + kLanes - 1) / kLanes;
+  row_group_depth_.assign(groups, 0);
+  for (std::size_t g = 0; g < groups; ++g) {
+    for (std::size_t t = g * kLanes; t < std::min(trees, (g + 1) * kLanes); ++t) {
+      if (row_tree_begin_[t] < 0) {
+        row_group_depth_[g] = -1;
+        break;
+      }
+      row_group_depth_[g] = std::max(row_group_depth_[g], depth[t]);
+    }
+  }
+}
+
 template <class T>
 inline int Predictor::LeafOf(int tree, const T* x, std::size_t stride) const {
   if (tree_single_leaf_[static_cast<std::size_t>(tree)]) return tree_leaf0_[static_cast<std::size_t>(tree)];
@@ -309,9 +382,6 @@ inline int Predictor::LeafOf(int tree, const T* x, std::size_t stride) const {
   }
   return ~n;
 }
-
-// Rows traversed together through one tree (independent chains hide load latency).
-constexpr int kLanes = 8;
 
 template <class T>
 void Predictor::TraverseTree(int t, const T* base, std::size_t row_stride, std::size_t feat_stride,
@@ -461,8 +531,37 @@ void Predictor::PredictMargin(const MatrixView& m, int num_trees, int num_thread
 void Predictor::PredictRowMargin(const double* row, int num_trees, double* out) const {
   static const Node kDone{0.0, 0.0f, 0, {-1, -1}};
   for (int c = 0; c < k_; ++c) out[c] = base_[static_cast<std::size_t>(c)];
+  const bool fast_row = num_features_ <= kRowPathMaxFeatures;
+  double row2[2 * kRowPathMaxFeatures];
+  if (fast_row) {
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < num_features_; ++i) {
+      const double v = row[i];
+      row2[i] = v != v ? -kInf : v;
+      row2[i + num_features_] = v != v ? kInf : v;
+    }
+  }
+  const int total = this->num_trees();
   for (int t0 = 0; t0 < num_trees; t0 += kLanes) {
     const int cnt = std::min(kLanes, num_trees - t0);
+    const int levels = row_group_depth_[static_cast<std::size_t>(t0 / kLanes)];
+    if (fast_row && levels >= 0) {
+      // Every tree of the group (up to the forest's end) is eligible: fixed-depth lock-step.
+      // Lanes past the forest's end sit on its first tree's root and are never added.
+      const char* nb = reinterpret_cast<const char*>(row_nodes_.data());
+      std::uint32_t n[kLanes];
+      for (int j = 0; j < kLanes; ++j) {
+        n[j] = static_cast<std::uint32_t>(row_tree_begin_[static_cast<std::size_t>(t0 + j < total ? t0 + j : t0)]);
+      }
+      for (int d = 0; d < levels; ++d) {
+        for (int j = 0; j < kLanes; ++j) {
+          const RowNode& nd = *reinterpret_cast<const RowNode*>(nb + n[j]);
+          n[j] = nd.child[row2[nd.xoff] <= nd.thr ? 0 : 1];
+        }
+      }
+      for (int j = 0; j < cnt; ++j) out[(t0 + j) % k_] += reinterpret_cast<const RowNode*>(nb + n[j])->thr;
+      continue;
+    }
     const Node* root[kLanes];
     std::int32_t n[kLanes];
     for (int j = 0; j < kLanes; ++j) {

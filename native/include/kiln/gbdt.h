@@ -110,6 +110,7 @@ class Predictor {
   void PredictBlockQs(const T* base, std::size_t row_stride, std::size_t feat_stride,
                       std::size_t rows, int num_trees, double* out) const;
   void BuildQuickScorer(const Forest& f);
+  void BuildRowPath(const Forest& f);
 
   int num_features_ = 0;
   int k_ = 1;
@@ -140,6 +141,20 @@ class Predictor {
   std::vector<std::uint32_t> qs32_xoff_;
   std::vector<std::int32_t> qs_leaf_off_;   // per tree: offset of its in-order leaves in qs_leaf_value_
   std::vector<double> qs_leaf_value_;
+  // One-row path (PredictRowMargin): trees of numeric/NaN-missing nodes with thresholds below
+  // +Infinity as compact nodes whose leaves loop onto themselves (thr holds the leaf value), so
+  // kLanes trees step in lock-step for a fixed number of levels without checks. xoff indexes a
+  // row copy with NaN as -Infinity (default-left nodes) or, past num_features, +Infinity.
+  struct RowNode {
+    double thr;
+    std::uint32_t xoff;
+    std::uint32_t child[2];  // byte offsets of the children from row_nodes_.data()
+    std::uint32_t pad;
+  };
+  std::vector<RowNode> row_nodes_;
+  std::vector<std::int64_t> row_tree_begin_;  // per tree: byte offset of its root, -1 if not eligible
+  std::vector<std::int32_t> row_group_depth_; // per group of kLanes trees: levels, -1 if any tree
+                                              // of the group is not eligible
   Forest source_;
 };
 
