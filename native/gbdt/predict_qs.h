@@ -10,7 +10,7 @@
 namespace kiln::gbdt::qs_impl {
 
 // Rows scored together by one kernel call (lanes of the candidate words of each tree).
-inline constexpr int kQsLanes = 16;
+inline constexpr int kQsLanes = 32;
 
 // Borrowed views of the Predictor's QuickScorer tables (see kiln/gbdt.h).
 struct QsView {

@@ -105,7 +105,7 @@ async function compute(a) {
   for (const [name, forest] of Object.entries(forests())) {
     const h = a.gbdtPredictor(forest);
     const F = forest.numFeatures, k = forest.treesPerIteration, T = forest.nodeOffset.length - 1;
-    for (const rows of [1, 15, 16, 17, 63, 64, 65, 200, 5003]) {
+    for (const rows of [1, 15, 16, 17, 31, 33, 63, 64, 65, 200, 5003]) {
       const v64 = data(rows * 31 + F, rows, F);
       const v32 = Float32Array.from(v64);
       for (const [dt, v] of [['f64', v64], ['f32', v32]]) {
