@@ -235,6 +235,8 @@ void Predictor::BuildQuickScorer(const Forest& f) {
     walk(0);
   }
   qs_tree_begin_[trees] = static_cast<std::int32_t>(qs_thr_.size());
+  qs_prefix_ = 0;
+  while (static_cast<std::size_t>(qs_prefix_) < trees && tree_qs_[static_cast<std::size_t>(qs_prefix_)]) ++qs_prefix_;
   // Float32 tables: the same nodes regrouped by the candidate half their mask touches.
   qs32_group_.assign(3 * trees + 1, 0);
   qs32_thr_.clear();
@@ -478,6 +480,41 @@ void Predictor::PredictBlockQs(const T* base, std::size_t row_stride, std::size_
       qs_impl::QsScoreAvx2(view, xbuf.data(), num_trees, cand.data());
     }
     double* o = out + g0 * k;
+    if (num_trees <= qs_prefix_) {
+      // Every tree is QuickScorer: per row (four at a time) and class, leaves added in tree order
+      // with the running sums in registers.
+      const int kc = k_;
+      std::size_t j = 0;
+      for (; j + 4 <= n; j += 4) {
+        for (int c = 0; c < kc; ++c) {
+          double s0 = o[j * k + static_cast<std::size_t>(c)], s1 = o[(j + 1) * k + static_cast<std::size_t>(c)];
+          double s2 = o[(j + 2) * k + static_cast<std::size_t>(c)], s3 = o[(j + 3) * k + static_cast<std::size_t>(c)];
+          for (int t = c; t < num_trees; t += kc) {
+            const std::uint64_t* cw = cand.data() + static_cast<std::size_t>(t) * G + j;
+            const double* lv = qs_leaf_value_.data() + qs_leaf_off_[static_cast<std::size_t>(t)];
+            s0 += lv[__builtin_ctzll(cw[0])];
+            s1 += lv[__builtin_ctzll(cw[1])];
+            s2 += lv[__builtin_ctzll(cw[2])];
+            s3 += lv[__builtin_ctzll(cw[3])];
+          }
+          o[j * k + static_cast<std::size_t>(c)] = s0;
+          o[(j + 1) * k + static_cast<std::size_t>(c)] = s1;
+          o[(j + 2) * k + static_cast<std::size_t>(c)] = s2;
+          o[(j + 3) * k + static_cast<std::size_t>(c)] = s3;
+        }
+      }
+      for (; j < n; ++j) {
+        for (int c = 0; c < kc; ++c) {
+          double s = o[j * k + static_cast<std::size_t>(c)];
+          for (int t = c; t < num_trees; t += kc) {
+            const double* lv = qs_leaf_value_.data() + qs_leaf_off_[static_cast<std::size_t>(t)];
+            s += lv[__builtin_ctzll(cand[static_cast<std::size_t>(t) * G + j])];
+          }
+          o[j * k + static_cast<std::size_t>(c)] = s;
+        }
+      }
+      continue;
+    }
     for (int t = 0; t < num_trees; ++t) {
       const std::size_t ts = static_cast<std::size_t>(t);
       if (!tree_qs_[ts]) {

@@ -82,7 +82,9 @@ function forests() {
   for (let t = 0; t < 40; t++) a.push([t === 0 ? 64 : t === 1 ? 1 : t === 2 ? 2 : 1 + Math.floor(r() * 64), 'nan']);
   const b = [[64, 'nan'], [65, 'nan'], [1, 'nan'], [12, 'mixed'], [30, 'nan'], [9, 'nan', 'inf'], [20, 'mixed'], [64, 'nan', '-inf'], [100, 'nan'],
              [5, 'nan'], [40, 'nan'], [3, 'mixed']];
-  return { A: makeForest(11, 7, 1, false, a), B: makeForest(12, 5, 3, true, b) };
+  const c = [];
+  for (let t = 0; t < 18; t++) c.push([1 + Math.floor(r() * 64), 'nan', t === 5 ? '-inf' : undefined]);
+  return { A: makeForest(11, 7, 1, false, a), B: makeForest(12, 5, 3, true, b), C: makeForest(13, 6, 2, false, c) };
 }
 function data(seed, rows, F) {
   const r = rng(seed);

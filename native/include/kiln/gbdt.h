@@ -130,6 +130,7 @@ class Predictor {
   // NaN -> -Infinity copy for default-left nodes, NaN -> +Infinity for default-right ones).
   bool qs_enabled_ = false;                 // AVX2 available and at least one QuickScorer tree
   std::vector<std::uint8_t> tree_qs_;       // per tree: 1 scored by QuickScorer
+  int qs_prefix_ = 0;                       // trees 0..qs_prefix_-1 are all QuickScorer trees
   std::vector<std::int32_t> qs_tree_begin_; // trees + 1 offsets into the qs node arrays
   std::vector<double> qs_thr_;
   std::vector<std::uint64_t> qs_mask_;
