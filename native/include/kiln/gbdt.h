@@ -61,7 +61,11 @@ struct Forest {
 void ValidateForest(const Forest& forest);
 
 // A forest compiled for fast prediction. Immutable after construction; safe to share across
-// threads. Prediction never allocates except PredictMargin's thread fan-out.
+// threads. Prediction never allocates except PredictMargin's thread fan-out and its per-thread
+// QuickScorer scratch (grown once per thread). With AVX2 (and KILN_SIMD != scalar) batch
+// prediction scores trees of <= 64 leaves with numeric NaN-missing nodes by vectorised
+// QuickScorer, 32 rows at a time; other trees, and KILN_SIMD=scalar, traverse. Both give the same
+// leaf per row and tree, added in tree order, so margins are bit-identical either way.
 class Predictor {
  public:
   // Throws InputError when ValidateForest fails.
