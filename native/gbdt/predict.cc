@@ -481,26 +481,21 @@ void Predictor::PredictBlockQs(const T* base, std::size_t row_stride, std::size_
     }
     double* o = out + g0 * k;
     if (num_trees <= qs_prefix_) {
-      // Every tree is QuickScorer: per row (four at a time) and class, leaves added in tree order
-      // with the running sums in registers.
+      // Every tree is QuickScorer: per row (eight at a time: independent add chains) and class,
+      // leaves added in tree order with the running sums in registers.
+      constexpr std::size_t kR = 8;
       const int kc = k_;
       std::size_t j = 0;
-      for (; j + 4 <= n; j += 4) {
+      for (; j + kR <= n; j += kR) {
         for (int c = 0; c < kc; ++c) {
-          double s0 = o[j * k + static_cast<std::size_t>(c)], s1 = o[(j + 1) * k + static_cast<std::size_t>(c)];
-          double s2 = o[(j + 2) * k + static_cast<std::size_t>(c)], s3 = o[(j + 3) * k + static_cast<std::size_t>(c)];
+          double sum[kR];
+          for (std::size_t q = 0; q < kR; ++q) sum[q] = o[(j + q) * k + static_cast<std::size_t>(c)];
           for (int t = c; t < num_trees; t += kc) {
             const std::uint64_t* cw = cand.data() + static_cast<std::size_t>(t) * G + j;
             const double* lv = qs_leaf_value_.data() + qs_leaf_off_[static_cast<std::size_t>(t)];
-            s0 += lv[__builtin_ctzll(cw[0])];
-            s1 += lv[__builtin_ctzll(cw[1])];
-            s2 += lv[__builtin_ctzll(cw[2])];
-            s3 += lv[__builtin_ctzll(cw[3])];
+            for (std::size_t q = 0; q < kR; ++q) sum[q] += lv[__builtin_ctzll(cw[q])];
           }
-          o[j * k + static_cast<std::size_t>(c)] = s0;
-          o[(j + 1) * k + static_cast<std::size_t>(c)] = s1;
-          o[(j + 2) * k + static_cast<std::size_t>(c)] = s2;
-          o[(j + 3) * k + static_cast<std::size_t>(c)] = s3;
+          for (std::size_t q = 0; q < kR; ++q) o[(j + q) * k + static_cast<std::size_t>(c)] = sum[q];
         }
       }
       for (; j < n; ++j) {
