@@ -190,7 +190,6 @@ void Predictor::BuildQuickScorer(const Forest& f) {
   using qs_impl::kQsLanes;
   const std::size_t trees = f.num_trees();
   const std::uint32_t lanes = static_cast<std::uint32_t>(kQsLanes);
-  const std::uint32_t nan_right = static_cast<std::uint32_t>(num_features_) * lanes;
   tree_qs_.assign(trees, 0);
   qs_leaf_off_.assign(trees, -1);
   qs_tree_begin_.assign(trees + 1, 0);
@@ -229,12 +228,32 @@ void Predictor::BuildQuickScorer(const Forest& f) {
       const std::uint32_t feat = static_cast<std::uint32_t>(nd.feature_dl & 0x7fffffff);
       qs_thr_.push_back(nd.thr64);
       qs_mask_.push_back(left);
-      qs_xoff_.push_back(feat * lanes + (nd.feature_dl < 0 ? 0u : nan_right));
+      qs_xoff_.push_back(feat | (nd.feature_dl < 0 ? 0u : 0x80000000u));  // remapped below
       return left | right;
     };
     walk(0);
   }
   qs_tree_begin_[trees] = static_cast<std::int32_t>(qs_thr_.size());
+  // Only the features QuickScorer trees split on are transposed into the lane buffer.
+  std::vector<std::int32_t> compact(static_cast<std::size_t>(num_features_), -1);
+  qs_features_.clear();
+  for (const std::uint32_t x : qs_xoff_) {
+    const std::size_t feat = x & 0x7fffffffu;
+    if (compact[feat] < 0) compact[feat] = 0;
+  }
+  for (std::size_t feat = 0; feat < compact.size(); ++feat) {
+    if (compact[feat] >= 0) {
+      compact[feat] = static_cast<std::int32_t>(qs_features_.size());
+      qs_features_.push_back(static_cast<std::int32_t>(feat));
+    }
+  }
+  const std::uint32_t nan_right = static_cast<std::uint32_t>(qs_features_.size()) * lanes;
+  for (std::uint32_t& x : qs_xoff_) {
+    const std::uint32_t c = static_cast<std::uint32_t>(compact[x & 0x7fffffffu]);
+    x = c * lanes + ((x & 0x80000000u) != 0 ? nan_right : 0u);
+  }
+  // Lane scratch is 2 * features * kQsLanes values per thread: very wide models traverse.
+  if (qs_features_.size() > 8192) any = false;
   qs_prefix_ = 0;
   while (static_cast<std::size_t>(qs_prefix_) < trees && tree_qs_[static_cast<std::size_t>(qs_prefix_)]) ++qs_prefix_;
   // Float32 tables: the same nodes regrouped by the candidate half their mask touches.
@@ -447,7 +466,8 @@ void Predictor::PredictBlockQs(const T* base, std::size_t row_stride, std::size_
   using qs_impl::kQsLanes;
   constexpr std::size_t G = static_cast<std::size_t>(kQsLanes);
   const std::size_t k = static_cast<std::size_t>(k_);
-  const std::size_t nf = static_cast<std::size_t>(num_features_);
+  const std::size_t nf = qs_features_.size();
+  const std::int32_t* feats = qs_features_.data();
   const std::size_t trees = tree_root_.size();
   // Per-thread scratch, grown once (prediction stays allocation-free in steady state).
   // Lanes are doubles for float64 inputs, floats for float32 inputs (exact either way).
@@ -466,7 +486,7 @@ void Predictor::PredictBlockQs(const T* base, std::size_t row_stride, std::size_
     for (std::size_t j = 0; j < G; ++j) {
       const T* row = base + (g0 + (j < n ? j : 0)) * row_stride;
       for (std::size_t f = 0; f < nf; ++f) {
-        const T v = row[f * feat_stride];
+        const T v = row[static_cast<std::size_t>(feats[f]) * feat_stride];
         const bool nan = v != v;
         xl[f * G + j] = nan ? -kInf : v;
         xr[f * G + j] = nan ? kInf : v;

@@ -3,7 +3,7 @@
 // and against a JS reference traversal, over random forests with NaN / +-Infinity inputs,
 // thresholds equal to inputs, 1-, 64- and 65-leaf trees, categorical / zero / none missing trees
 // (traversal fallback inside the same forest), float32 and float64, both layouts, row counts not a
-// multiple of the 16-row groups or 64-row blocks, and 1 vs 2 threads.
+// multiple of the 32-row groups or 64-row blocks, wide models, and 1 vs 2 threads.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -84,7 +84,9 @@ function forests() {
              [5, 'nan'], [40, 'nan'], [3, 'mixed']];
   const c = [];
   for (let t = 0; t < 18; t++) c.push([1 + Math.floor(r() * 64), 'nan', t === 5 ? '-inf' : undefined]);
-  return { A: makeForest(11, 7, 1, false, a), B: makeForest(12, 5, 3, true, b), C: makeForest(13, 6, 2, false, c) };
+  return { A: makeForest(11, 7, 1, false, a), B: makeForest(12, 5, 3, true, b), C: makeForest(13, 6, 2, false, c),
+    // Wide: QuickScorer transposes only the features its trees use; one-row path past 512 features.
+    D: makeForest(14, 600, 1, false, [[10, 'nan'], [33, 'nan'], [64, 'nan'], [1, 'nan']]) };
 }
 function data(seed, rows, F) {
   const r = rng(seed);

@@ -130,12 +130,14 @@ class Predictor {
   // QuickScorer tables (trees of <= 64 leaves whose nodes are all numeric/NaN-missing with a
   // threshold below +Infinity). Leaves are numbered in order (left to right); a row's candidate
   // set per tree is a uint64 and the exit leaf is its lowest set bit. Per node: threshold, mask
-  // of its left-subtree leaves, and the offset of its feature in the kernel's lane buffer (the
-  // NaN -> -Infinity copy for default-left nodes, NaN -> +Infinity for default-right ones).
+  // of its left-subtree leaves, and the offset of its feature (index in qs_features_) in the
+  // kernel's lane buffer (the NaN -> -Infinity copy for default-left nodes, NaN -> +Infinity for
+  // default-right ones).
   bool qs_enabled_ = false;                 // AVX2 available and at least one QuickScorer tree
   std::vector<std::uint8_t> tree_qs_;       // per tree: 1 scored by QuickScorer
   int qs_prefix_ = 0;                       // trees 0..qs_prefix_-1 are all QuickScorer trees
   std::vector<std::int32_t> qs_tree_begin_; // trees + 1 offsets into the qs node arrays
+  std::vector<std::int32_t> qs_features_;   // features QuickScorer trees split on (lane buffer order)
   std::vector<double> qs_thr_;
   std::vector<std::uint64_t> qs_mask_;
   std::vector<std::uint32_t> qs_xoff_;
