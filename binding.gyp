@@ -14,7 +14,7 @@
         {
           'target_name': 'kiln_avx2',
           'type': 'static_library',
-          'sources': [ 'native/binning/binning_avx2.cc', 'native/common/training_avx2.cc' ],
+          'sources': [ 'native/binning/binning_avx2.cc', 'native/common/training_avx2.cc', 'native/gbdt/predict_avx2.cc' ],
           'defines': [ 'KILN_HAVE_AVX2_TU=1' ],
           'cflags': [ '-mavx2', '-mfma' ],
           'xcode_settings': { 'OTHER_CFLAGS': [ '-mavx2', '-mfma' ] },

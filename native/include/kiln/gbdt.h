@@ -61,7 +61,11 @@ struct Forest {
 void ValidateForest(const Forest& forest);
 
 // A forest compiled for fast prediction. Immutable after construction; safe to share across
-// threads. Prediction never allocates except PredictMargin's thread fan-out.
+// threads. Prediction never allocates except PredictMargin's thread fan-out and its per-thread
+// QuickScorer scratch (grown once per thread). With AVX2 (and KILN_SIMD != scalar) batch
+// prediction scores trees of <= 64 leaves with numeric NaN-missing nodes by vectorised
+// QuickScorer, 32 rows at a time; other trees, and KILN_SIMD=scalar, traverse. Both give the same
+// leaf per row and tree, added in tree order, so margins are bit-identical either way.
 class Predictor {
  public:
   // Throws InputError when ValidateForest fails.
@@ -101,6 +105,16 @@ class Predictor {
   template <class T>
   void PredictBlock(const T* base, std::size_t row_stride, std::size_t feat_stride,
                     std::size_t rows, int num_trees, double* out) const;
+  // Adds tree t's leaf value to out[r * K + t % K] for rows [0, rows) (traversal path).
+  template <class T>
+  void TraverseTree(int t, const T* base, std::size_t row_stride, std::size_t feat_stride,
+                    std::size_t rows, double* out) const;
+  // QuickScorer block (AVX2 kernel): same results as PredictBlock's traversal, bit for bit.
+  template <class T>
+  void PredictBlockQs(const T* base, std::size_t row_stride, std::size_t feat_stride,
+                      std::size_t rows, int num_trees, double* out) const;
+  void BuildQuickScorer(const Forest& f);
+  void BuildRowPath(const Forest& f);
 
   int num_features_ = 0;
   int k_ = 1;
@@ -113,6 +127,41 @@ class Predictor {
   std::vector<std::uint8_t> tree_single_leaf_;
   std::vector<double> leaf_value_;
   std::vector<std::uint32_t> cat_bits_;
+  // QuickScorer tables (trees of <= 64 leaves whose nodes are all numeric/NaN-missing with a
+  // threshold below +Infinity). Leaves are numbered in order (left to right); a row's candidate
+  // set per tree is a uint64 and the exit leaf is its lowest set bit. Per node: threshold, mask
+  // of its left-subtree leaves, and the offset of its feature (index in qs_features_) in the
+  // kernel's lane buffer (the NaN -> -Infinity copy for default-left nodes, NaN -> +Infinity for
+  // default-right ones).
+  bool qs_enabled_ = false;                 // AVX2 available and at least one QuickScorer tree
+  std::vector<std::uint8_t> tree_qs_;       // per tree: 1 scored by QuickScorer
+  int qs_prefix_ = 0;                       // trees 0..qs_prefix_-1 are all QuickScorer trees
+  std::vector<std::int32_t> qs_tree_begin_; // trees + 1 offsets into the qs node arrays
+  std::vector<std::int32_t> qs_features_;   // features QuickScorer trees split on (lane buffer order)
+  std::vector<double> qs_thr_;
+  std::vector<std::uint64_t> qs_mask_;
+  std::vector<std::uint32_t> qs_xoff_;
+  // Float32 copy: per tree the nodes in three groups (left subtree in leaves 0-31 / 32-63 / both).
+  std::vector<std::int32_t> qs32_group_;    // 3 * trees + 1 offsets
+  std::vector<float> qs32_thr_;
+  std::vector<std::uint64_t> qs32_mask_;
+  std::vector<std::uint32_t> qs32_xoff_;
+  std::vector<std::int32_t> qs_leaf_off_;   // per tree: offset of its in-order leaves in qs_leaf_value_
+  std::vector<double> qs_leaf_value_;
+  // One-row path (PredictRowMargin): trees of numeric/NaN-missing nodes with thresholds below
+  // +Infinity as compact nodes whose leaves loop onto themselves (thr holds the leaf value), so
+  // kLanes trees step in lock-step for a fixed number of levels without checks. xoff indexes a
+  // row copy with NaN as -Infinity (default-left nodes) or, past num_features, +Infinity.
+  struct RowNode {
+    double thr;
+    std::uint32_t xoff;
+    std::uint32_t child[2];  // byte offsets of the children from row_nodes_.data()
+    std::uint32_t pad;
+  };
+  std::vector<RowNode> row_nodes_;
+  std::vector<std::int64_t> row_tree_begin_;  // per tree: byte offset of its root, -1 if not eligible
+  std::vector<std::int32_t> row_group_depth_; // per group of kLanes trees: levels, -1 if any tree
+                                              // of the group is not eligible
   Forest source_;
 };
 
