@@ -16,6 +16,7 @@
 
 #include "kiln/gbdt.h"
 #include "common/rng.h"
+#include "gbdt/device_backend.h"
 #include "kiln/status.h"
 #include "kiln/thread_pool.h"
 
@@ -220,6 +221,10 @@ class Trainer {
   void AppendTree(const BinTree& tree);
   double Metric(const std::vector<double>& scores, const double* label, std::size_t rows,
                 bool sample) const;
+  double MetricRows(const double* scores, const double* label, std::size_t picked,
+                    std::size_t stride) const;
+  double TrainMetric();
+  void StartDevice();
   double Output(double g, double h, double lo, double hi, double extra_l2) const;
   bool CheckCancel() const { return cancel_ && cancel_->load(std::memory_order_relaxed) != 0; }
 
@@ -255,6 +260,10 @@ class Trainer {
   std::vector<SplitInfo> per_feature_;    // split search scratch, 2 leaves x cols
   std::vector<int> free_slots_;
   int tree_index_ = 0;
+  // Set when the row-heavy steps run on a device (p_.device != kCpu); the host then keeps no
+  // training scores, gradients or row order of its own.
+  std::unique_ptr<DeviceBackend> dev_;
+  std::vector<double> sample_scores_, sample_labels_;
 };
 
 void Trainer::ValidateInput() {
@@ -437,6 +446,10 @@ void Trainer::InitScores() {
 
 void Trainer::ComputeGradients(int /*iteration*/) {
   PhaseTimer timer(0);
+  if (dev_) {
+    dev_->ComputeGradients();
+    return;
+  }
   grad_.resize(rows_ * static_cast<std::size_t>(k_));
   hess_.resize(rows_ * static_cast<std::size_t>(k_));
   const std::size_t blocks = NumBlocks(rows_, kBlock);
@@ -486,28 +499,37 @@ void Trainer::ComputeGradients(int /*iteration*/) {
 void Trainer::Quantize(int tree_index, int k) {
   PhaseTimer timer(1);
   const std::size_t kk = static_cast<std::size_t>(k_);
-  const std::size_t max_blocks = NumBlocks(rows_, kBlock);
-  std::vector<double> gmaxes(max_blocks, 0.0), hmaxes(max_blocks, 0.0);
-  team_.Run(max_blocks, [&](std::size_t b) {
-    const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
-    double gm = 0, hm = 0;
-    for (std::size_t r = r0; r < r1; ++r) {
-      gm = std::max(gm, std::fabs(grad_[r * kk + static_cast<std::size_t>(k)]));
-      hm = std::max(hm, hess_[r * kk + static_cast<std::size_t>(k)]);
-    }
-    gmaxes[b] = gm;
-    hmaxes[b] = hm;
-  });
-  const double gmax = *std::max_element(gmaxes.begin(), gmaxes.end());
-  const double hmax = *std::max_element(hmaxes.begin(), hmaxes.end());
+  double gmax = 0, hmax = 0;
+  if (dev_) {
+    dev_->GradientMax(k, &gmax, &hmax);
+  } else {
+    const std::size_t max_blocks = NumBlocks(rows_, kBlock);
+    std::vector<double> gmaxes(max_blocks, 0.0), hmaxes(max_blocks, 0.0);
+    team_.Run(max_blocks, [&](std::size_t b) {
+      const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
+      double gm = 0, hm = 0;
+      for (std::size_t r = r0; r < r1; ++r) {
+        gm = std::max(gm, std::fabs(grad_[r * kk + static_cast<std::size_t>(k)]));
+        hm = std::max(hm, hess_[r * kk + static_cast<std::size_t>(k)]);
+      }
+      gmaxes[b] = gm;
+      hmaxes[b] = hm;
+    });
+    gmax = *std::max_element(gmaxes.begin(), gmaxes.end());
+    hmax = *std::max_element(hmaxes.begin(), hmaxes.end());
+  }
   const double n = static_cast<double>(std::max<std::size_t>(rows_, 1));
   const double qg = std::max(1.0, std::min(16777216.0, std::floor(2147483647.0 / n)));
   const double qh = std::max(1.0, std::min(16777216.0, std::floor((kTwo32 - 1) / n)));
   g_scale_ = gmax > 0 ? gmax / qg : 1.0;
   h_scale_ = hmax > 0 ? hmax / qh : 1.0;
-  gh_.resize(rows_);
   const std::uint64_t key = rng::StreamKey(p_.seed, kStreamGradQuant);
   const std::uint64_t base = static_cast<std::uint64_t>(tree_index) * static_cast<std::uint64_t>(rows_);
+  if (dev_) {
+    dev_->Quantize(k, key, base, g_scale_, h_scale_, qg, qh);
+    return;
+  }
+  gh_.resize(rows_);
   const std::size_t blocks = NumBlocks(rows_, kBlock);
   team_.Run(blocks, [&](std::size_t b) {
     const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
@@ -542,6 +564,7 @@ void Trainer::SampleBag(int iteration) {
     bag_.push_back(0);
     in_bag_[0] = 1;
   }
+  if (dev_) dev_->SetBag(bag_.data(), bag_.size());
 }
 
 void Trainer::SampleFeatures(int tree_index) {
@@ -558,6 +581,10 @@ void Trainer::SampleFeatures(int tree_index) {
 
 void Trainer::BuildHistogram(const LeafState& leaf, std::int64_t* hist) {
   PhaseTimer timer(2);
+  if (dev_) {
+    dev_->BuildHistogram(leaf.begin, leaf.count, hist);
+    return;
+  }
   const std::size_t slots = cols_ * kSlots;
   const std::uint32_t* idx = idx_.data() + leaf.begin;
   const bool contiguous = !bagging_ && leaf.begin == 0 && leaf.count == rows_;
@@ -832,13 +859,14 @@ void Trainer::FindBestSplits(LeafState* const* leaves, const std::int64_t* const
 // column-major bins (rows ascending within a leaf, so the reads move forward through memory).
 std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int node) {
   PhaseTimer timer(4);
-  std::uint32_t* idx = idx_.data() + leaf.begin;
   const std::size_t n = leaf.count;
   const std::size_t f = static_cast<std::size_t>(tree.feature[static_cast<std::size_t>(node)]);
-  const std::uint8_t* col = bins_col_.data() + f * rows_;
   const std::size_t stride = 1;
   std::array<std::uint8_t, 256> left_of_bin;
   for (int b = 0; b < 256; ++b) left_of_bin[static_cast<std::size_t>(b)] = tree.GoesLeft(node, static_cast<std::uint8_t>(b)) ? 1 : 0;
+  if (dev_) return dev_->Partition(leaf.begin, n, static_cast<int>(f), left_of_bin.data());
+  std::uint32_t* idx = idx_.data() + leaf.begin;
+  const std::uint8_t* col = bins_col_.data() + f * rows_;
   if (n < kParallelPartitionRows || team_.size() == 1) {
     std::size_t nl = 0, nr = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -899,16 +927,23 @@ BinTree Trainer::GrowTree() {
   pool_.resize(static_cast<std::size_t>(max_leaves) * slots);
   free_slots_.clear();
   for (int s = max_leaves - 1; s >= 0; --s) free_slots_.push_back(s);
-  if (bagging_) idx_ = bag_;
-  else {
-    idx_.resize(rows_);
-    std::iota(idx_.begin(), idx_.end(), 0u);
+  std::size_t root_count;
+  if (dev_) {
+    dev_->ResetRows(bagging_);
+    root_count = bagging_ ? bag_.size() : rows_;
+  } else {
+    if (bagging_) idx_ = bag_;
+    else {
+      idx_.resize(rows_);
+      std::iota(idx_.begin(), idx_.end(), 0u);
+    }
+    scratch_.resize(idx_.size());
+    root_count = idx_.size();
   }
-  scratch_.resize(idx_.size());
   std::vector<LeafState> leaves(1);
   LeafState& root = leaves[0];
   root.begin = 0;
-  root.count = idx_.size();
+  root.count = root_count;
   root.hist = free_slots_.back();
   free_slots_.pop_back();
   BuildHistogram(root, pool_.data() + static_cast<std::size_t>(root.hist) * slots);
@@ -980,21 +1015,59 @@ BinTree Trainer::GrowTree() {
   // the splits were chosen on); leaves are disjoint, so score updates run in parallel.
   const std::size_t kk = static_cast<std::size_t>(k_);
   const std::size_t k = static_cast<std::size_t>(tree_index_ % k_);
-  team_.Run(static_cast<std::size_t>(tree.num_leaves), [&](std::size_t l) {
-    const LeafState& leaf = leaves[l];
-    const double g = static_cast<double>(GradOf(leaf.sum)) * g_scale_;
-    const double h = static_cast<double>(HessOf(leaf.sum)) * h_scale_;
-    const double w = leaf.count == 0 ? 0.0 : Output(g, h, leaf.lo, leaf.hi, 0);
-    const double v = w * p_.learning_rate;
-    tree.leaf_value[l] = v;
-    tree.leaf_count[l] = static_cast<std::int64_t>(leaf.count);
-    const std::size_t end = leaf.begin + leaf.count;
-    for (std::size_t i = leaf.begin; i < end; ++i) {
-      if (i + kPrefetchAhead < end) __builtin_prefetch(scores_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
-      scores_[static_cast<std::size_t>(idx_[i]) * kk + k] += v;
+  if (dev_) {
+    std::vector<LeafRange> ranges(static_cast<std::size_t>(tree.num_leaves));
+    for (std::size_t l = 0; l < ranges.size(); ++l) {
+      const LeafState& leaf = leaves[l];
+      const double g = static_cast<double>(GradOf(leaf.sum)) * g_scale_;
+      const double h = static_cast<double>(HessOf(leaf.sum)) * h_scale_;
+      const double w = leaf.count == 0 ? 0.0 : Output(g, h, leaf.lo, leaf.hi, 0);
+      tree.leaf_value[l] = w * p_.learning_rate;
+      tree.leaf_count[l] = static_cast<std::int64_t>(leaf.count);
+      ranges[l] = LeafRange{leaf.begin, leaf.count, tree.leaf_value[l]};
     }
-  });
-  if (bagging_) {
+    dev_->AddLeafValues(ranges.data(), tree.num_leaves, static_cast<int>(k));
+    if (bagging_ && tree.num_leaves > 1) {
+      const std::size_t nodes = static_cast<std::size_t>(tree.num_leaves - 1);
+      std::vector<std::int32_t> feat(nodes), lc(nodes), rc(nodes);
+      std::vector<std::uint8_t> lob(nodes * 256);
+      for (std::size_t n = 0; n < nodes; ++n) {
+        feat[n] = tree.feature[n];
+        lc[n] = tree.left[n];
+        rc[n] = tree.right[n];
+        for (int b = 0; b < 256; ++b) lob[n * 256 + static_cast<std::size_t>(b)] = tree.GoesLeft(static_cast<int>(n), static_cast<std::uint8_t>(b)) ? 1 : 0;
+      }
+      DeviceTree dt;
+      dt.num_nodes = static_cast<int>(nodes);
+      dt.feature = feat.data();
+      dt.left = lc.data();
+      dt.right = rc.data();
+      dt.left_of_bin = lob.data();
+      dt.leaf_value = tree.leaf_value.data();
+      dt.num_leaves = tree.num_leaves;
+      dev_->AddTreeOutOfBag(dt, static_cast<int>(k));
+    } else if (bagging_) {
+      DeviceTree dt;
+      dt.leaf_value = tree.leaf_value.data();
+      dev_->AddTreeOutOfBag(dt, static_cast<int>(k));
+    }
+  } else {
+    team_.Run(static_cast<std::size_t>(tree.num_leaves), [&](std::size_t l) {
+      const LeafState& leaf = leaves[l];
+      const double g = static_cast<double>(GradOf(leaf.sum)) * g_scale_;
+      const double h = static_cast<double>(HessOf(leaf.sum)) * h_scale_;
+      const double w = leaf.count == 0 ? 0.0 : Output(g, h, leaf.lo, leaf.hi, 0);
+      const double v = w * p_.learning_rate;
+      tree.leaf_value[l] = v;
+      tree.leaf_count[l] = static_cast<std::int64_t>(leaf.count);
+      const std::size_t end = leaf.begin + leaf.count;
+      for (std::size_t i = leaf.begin; i < end; ++i) {
+        if (i + kPrefetchAhead < end) __builtin_prefetch(scores_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
+        scores_[static_cast<std::size_t>(idx_[i]) * kk + k] += v;
+      }
+    });
+  }
+  if (bagging_ && !dev_) {
     const std::size_t blocks = NumBlocks(rows_, kBlock);
     team_.Run(blocks, [&](std::size_t b) {
       const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
@@ -1080,6 +1153,12 @@ double Trainer::Metric(const std::vector<double>& scores, const double* label, s
   if (p_.objective == Objective::kBinary && p_.metric == 1 && !sample) return Auc(scores, label, rows);
   const std::size_t stride = sample && rows > kTrainMetricRows ? (rows + kTrainMetricRows - 1) / kTrainMetricRows : 1;
   const std::size_t picked = (rows + stride - 1) / stride;
+  return MetricRows(scores.data(), label, picked, stride);
+}
+
+// Mean loss over rows j * stride, j < picked (fixed blocks of j, summed in block order).
+double Trainer::MetricRows(const double* scores, const double* label, std::size_t picked,
+                           std::size_t stride) const {
   const std::size_t blocks = NumBlocks(picked, kBlock);
   std::vector<double> partial(blocks, 0.0);
   const std::size_t kk = static_cast<std::size_t>(k_);
@@ -1098,7 +1177,7 @@ double Trainer::Metric(const std::vector<double>& scores, const double* label, s
           break;
         }
         case Objective::kMulticlass: {
-          const double* s = scores.data() + r * kk;
+          const double* s = scores + r * kk;
           double mx = s[0];
           for (std::size_t c = 1; c < kk; ++c) mx = std::max(mx, s[c]);
           double sum = 0;
@@ -1120,6 +1199,43 @@ double Trainer::Metric(const std::vector<double>& scores, const double* label, s
   return total / static_cast<double>(picked);
 }
 
+// The per-iteration train metric: on the host scores, or on the same sampled rows gathered from
+// the device (the same values summed in the same blocks, so the same result).
+double Trainer::TrainMetric() {
+  if (!dev_) return Metric(scores_, in_.label, rows_, true);
+  if (rows_ == 0) return std::numeric_limits<double>::quiet_NaN();
+  const std::size_t stride = rows_ > kTrainMetricRows ? (rows_ + kTrainMetricRows - 1) / kTrainMetricRows : 1;
+  const std::size_t picked = (rows_ + stride - 1) / stride;
+  if (sample_labels_.size() != picked) {
+    sample_labels_.resize(picked);
+    for (std::size_t j = 0; j < picked; ++j) sample_labels_[j] = in_.label[j * stride];
+  }
+  sample_scores_.resize(picked * static_cast<std::size_t>(k_));
+  dev_->SampleScores(stride, picked, sample_scores_.data());
+  return MetricRows(sample_scores_.data(), sample_labels_.data(), picked, 1);
+}
+
+// Moves the training rows to the device backend (after binning and initial scores).
+void Trainer::StartDevice() {
+  if (p_.device == Device::kCpu) return;
+  DeviceTrainSetup setup;
+  setup.rows = rows_;
+  setup.cols = cols_;
+  setup.k = k_;
+  setup.objective = p_.objective;
+  setup.huber_delta = p_.huber_delta;
+  setup.bins_row = bins_.data();
+  setup.bins_col = bins_col_.data();
+  setup.label = in_.label;
+  setup.weight = weight_.data();
+  setup.init_scores = scores_.data();
+  dev_ = cuda_impl::MakeTrainBackend(setup);
+  // The device holds the training copies now; the host keeps what validation and bagging need.
+  std::vector<std::uint8_t>().swap(bins_);
+  std::vector<std::uint8_t>().swap(bins_col_);
+  std::vector<double>().swap(scores_);
+}
+
 TrainResult Trainer::Run() {
   ValidateInput();
   bagging_ = p_.bagging_freq > 0 && p_.bagging_fraction < 1.0;
@@ -1128,6 +1244,7 @@ TrainResult Trainer::Run() {
     PrepareBins();
   }
   InitScores();
+  StartDevice();
   Forest& fo = result_.forest;
   fo.num_features = static_cast<int>(cols_);
   fo.trees_per_iteration = k_;
@@ -1155,7 +1272,7 @@ TrainResult Trainer::Run() {
     IterationInfo info;
     info.iteration = iteration + 1;
     PhaseTimer metric_timer(6);
-    info.train_metric = Metric(scores_, in_.label, rows_, true);
+    info.train_metric = TrainMetric();
     info.valid_metric = Metric(valid_scores_, in_.valid_label, valid_rows_, false);
     result_.train_metric.push_back(info.train_metric);
     if (valid_rows_ > 0) {
