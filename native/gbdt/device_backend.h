@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "kiln/gbdt.h"
 
@@ -23,11 +24,12 @@ struct DeviceTrainSetup {
   int k = 1;                                // trees per iteration (classes for multiclass)
   Objective objective = Objective::kBinary;
   double huber_delta = 1.0;
-  const std::uint8_t* bins_row = nullptr;   // rows x cols, row-major bins (255 = missing)
-  const std::uint8_t* bins_col = nullptr;   // cols x rows, column-major bins
+  const std::uint8_t* bins_col = nullptr;   // cols x rows, column-major bins (255 = missing), or null:
+  const MatrixView* raw = nullptr;          //   the raw matrix, binned on the device with mapper
+  const BinMapper* mapper = nullptr;        //   (numeric features only: bin = #thresholds < value)
   const double* label = nullptr;            // rows
-  const double* weight = nullptr;           // rows
-  const double* init_scores = nullptr;      // rows x k
+  const double* weight = nullptr;           // rows; null: every weight is 1
+  const double* base_score = nullptr;       // k initial scores, the same for every row
 };
 
 // A leaf's range of the partitioned row order and the value added to its rows' scores.
@@ -55,8 +57,14 @@ class DeviceBackend {
   virtual ~DeviceBackend() = default;
   // grad/hess of all K classes from the current scores (the CPU's formulas, in double).
   virtual void ComputeGradients() = 0;
-  // Largest |grad| and largest hess of class k over all rows.
-  virtual void GradientMax(int k, double* gmax, double* hmax) = 0;
+  // Largest |grad| and largest hess of class k over all rows, and (up to kMaxCandidates each) the
+  // rows within a relative 1e-12 of them: with them the host can recompute the maxima with its
+  // own libm where the device's exp may differ from it in the last bit.
+  static constexpr int kMaxCandidates = 1024;
+  virtual void GradientMax(int k, double* gmax, double* hmax, std::vector<std::uint32_t>* g_rows,
+                           std::vector<std::uint32_t>* h_rows) = 0;
+  // out[i * K + c] = scores[rows[i] * K + c].
+  virtual void GatherScores(const std::uint32_t* rows, std::size_t n, double* out) = 0;
   // Packs class k's quantised gradients: floor(g / g_scale + u_g), floor(h / h_scale + u_h) clamped
   // to [-qg, qg] and [0, qh], (u_g, u_h) the high/low 32 bits of rng::HashAt(key, base + row).
   virtual void Quantize(int k, std::uint64_t key, std::uint64_t base, double g_scale, double h_scale,
@@ -67,10 +75,12 @@ class DeviceBackend {
   virtual void ResetRows(bool bagged) = 0;
   // hist[f * 256 + b] = packed sum over positions [begin, begin + count) (host array, cols * 256).
   virtual void BuildHistogram(std::size_t begin, std::size_t count, std::int64_t* hist) = 0;
-  // Stable partition of positions [begin, begin + count) by left_of_bin[bin of feature]; returns
-  // the number going left.
-  virtual std::size_t Partition(std::size_t begin, std::size_t count, int feature,
-                                const std::uint8_t* left_of_bin) = 0;
+  // Stable partition of positions [begin, begin + count) by left_of_bin[bin of feature], then the
+  // histogram (as BuildHistogram) of the smaller side (the left one when nl <= count - nl) into
+  // smaller_hist; returns nl, the number going left.
+  virtual std::size_t PartitionAndHistogram(std::size_t begin, std::size_t count, int feature,
+                                            const std::uint8_t* left_of_bin,
+                                            std::int64_t* smaller_hist) = 0;
   // scores[row * K + k] += range.value for the rows at each range's positions (ranges disjoint).
   virtual void AddLeafValues(const LeafRange* ranges, int n, int k) = 0;
   // scores[row * K + k] += value of the row's leaf for every row outside the current bag.

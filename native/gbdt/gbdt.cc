@@ -216,7 +216,8 @@ class Trainer {
                         SplitInfo* best) const;
   void FindCategoricalSplit(int f, const LeafState& leaf, const std::int64_t* hist,
                             double parent_gain, SplitInfo* best) const;
-  std::size_t Partition(const LeafState& leaf, const BinTree& tree, int node);
+  std::size_t Partition(const LeafState& leaf, const BinTree& tree, int node, std::int64_t* smaller_hist);
+  void GradHessOfRow(const double* s, double y, double w, std::size_t c, double* g, double* h) const;
   void FinishTree(BinTree* tree, int k);
   void AppendTree(const BinTree& tree);
   double Metric(const std::vector<double>& scores, const double* label, std::size_t rows,
@@ -225,6 +226,11 @@ class Trainer {
                     std::size_t stride) const;
   double TrainMetric();
   void StartDevice();
+  bool DeviceBinning() const {
+    if (p_.device == Device::kCpu) return false;
+    for (std::int32_t nc : p_.num_categories) if (nc > 0) return false;
+    return true;
+  }
   double Output(double g, double h, double lo, double hi, double extra_l2) const;
   bool CheckCancel() const { return cancel_ && cancel_->load(std::memory_order_relaxed) != 0; }
 
@@ -264,6 +270,8 @@ class Trainer {
   // training scores, gradients or row order of its own.
   std::unique_ptr<DeviceBackend> dev_;
   std::vector<double> sample_scores_, sample_labels_;
+  std::vector<std::uint32_t> cand_g_, cand_h_;
+  std::vector<double> cand_scores_;
 };
 
 void Trainer::ValidateInput() {
@@ -362,7 +370,7 @@ void Trainer::PrepareBins() {
     ApplyBinsParams ap;
     ap.num_threads = p_.num_threads;
     ApplyBins(m, mapper, ap, colmajor.data());
-    out->assign(m.rows * m.cols, 0);
+    if (out) out->assign(m.rows * m.cols, 0);
     const std::size_t blocks = NumBlocks(m.rows, kBlock);
     std::vector<std::string> errors(blocks);
     team_.Run(blocks, [&](std::size_t b) {
@@ -370,22 +378,22 @@ void Trainer::PrepareBins() {
       for (std::size_t f = 0; f < m.cols; ++f) {
         const int nc = p_.num_categories.empty() ? 0 : p_.num_categories[f];
         std::uint8_t* src = colmajor.data() + f * m.rows;
-        std::uint8_t* dst = out->data() + f;
+        std::uint8_t* dst = out ? out->data() + f : nullptr;
         if (nc == 0) {
-          for (std::size_t r = r0; r < r1; ++r) dst[r * m.cols] = src[r];
+          if (dst) for (std::size_t r = r0; r < r1; ++r) dst[r * m.cols] = src[r];
         } else {
           for (std::size_t r = r0; r < r1; ++r) {
             const std::size_t at = m.layout == Layout::kRow ? r * m.cols + f : f * m.rows + r;
             const double v = m.dtype == DType::kFloat32 ? static_cast<const float*>(m.data)[at]
                                                         : static_cast<const double*>(m.data)[at];
             if (std::isnan(v)) {
-              dst[r * m.cols] = kMissingBin;
+              if (dst) dst[r * m.cols] = kMissingBin;
               src[r] = kMissingBin;
             } else if (v < 0 || v >= nc || std::floor(v) != v) {
               throw InputError("categorical feature " + std::to_string(f) + " has value " + std::to_string(v) +
                                " at row " + std::to_string(r) + "; codes must be integers in 0.." + std::to_string(nc - 1));
             } else {
-              dst[r * m.cols] = static_cast<std::uint8_t>(v);
+              if (dst) dst[r * m.cols] = static_cast<std::uint8_t>(v);
               src[r] = static_cast<std::uint8_t>(v);
             }
           }
@@ -394,7 +402,9 @@ void Trainer::PrepareBins() {
     });
     if (col_out) *col_out = std::move(colmajor);
   };
-  bin_set(in_.x, &bins_, &bins_col_);
+  // A device builds its own row-major copy from the column-major bins.
+  // A device without categorical features bins the training rows itself (DeviceBinning()).
+  if (!DeviceBinning()) bin_set(in_.x, p_.device == Device::kCpu ? &bins_ : nullptr, &bins_col_);
   if (valid_rows_ > 0) bin_set(in_.valid_x, &valid_bins_, nullptr);
 }
 
@@ -436,9 +446,11 @@ void Trainer::InitScores() {
     base[0] = sum / static_cast<double>(rows_);
   }
   result_.forest.base_score = base;
-  scores_.resize(rows_ * static_cast<std::size_t>(k_));
-  for (std::size_t i = 0; i < rows_; ++i)
-    for (int c = 0; c < k_; ++c) scores_[i * static_cast<std::size_t>(k_) + static_cast<std::size_t>(c)] = base[static_cast<std::size_t>(c)];
+  if (p_.device == Device::kCpu) {  // a device fills its own scores from base_score
+    scores_.resize(rows_ * static_cast<std::size_t>(k_));
+    for (std::size_t i = 0; i < rows_; ++i)
+      for (int c = 0; c < k_; ++c) scores_[i * static_cast<std::size_t>(k_) + static_cast<std::size_t>(c)] = base[static_cast<std::size_t>(c)];
+  }
   valid_scores_.resize(valid_rows_ * static_cast<std::size_t>(k_));
   for (std::size_t i = 0; i < valid_rows_; ++i)
     for (int c = 0; c < k_; ++c) valid_scores_[i * static_cast<std::size_t>(k_) + static_cast<std::size_t>(c)] = base[static_cast<std::size_t>(c)];
@@ -494,6 +506,41 @@ void Trainer::ComputeGradients(int /*iteration*/) {
   });
 }
 
+// Gradient and hessian of class c of one row with scores s[0..K): ComputeGradients' formulas,
+// operation for operation (so the same doubles).
+void Trainer::GradHessOfRow(const double* s, double y, double w, std::size_t c, double* g, double* h) const {
+  const std::size_t k = static_cast<std::size_t>(k_);
+  switch (p_.objective) {
+    case Objective::kBinary: {
+      const double pr = 1.0 / (1.0 + std::exp(-s[0]));
+      *g = w * (pr - y);
+      *h = std::max(w * pr * (1.0 - pr), 1e-16);
+      break;
+    }
+    case Objective::kMulticlass: {
+      const double mc_factor = k_ > 1 ? static_cast<double>(k_) / (k_ - 1) : 1.0;
+      double mx = s[0];
+      for (std::size_t j = 1; j < k; ++j) mx = std::max(mx, s[j]);
+      double sum = 0;
+      for (std::size_t j = 0; j < k; ++j) sum += std::exp(s[j] - mx);
+      const double pr = std::exp(s[c] - mx) / sum;
+      *g = w * (pr - (static_cast<double>(c) == y ? 1.0 : 0.0));
+      *h = std::max(w * mc_factor * pr * (1.0 - pr), 1e-16);
+      break;
+    }
+    case Objective::kRegression:
+      *g = w * (s[0] - y);
+      *h = w;
+      break;
+    case Objective::kHuber: {
+      const double d = s[0] - y;
+      *g = w * (std::fabs(d) <= p_.huber_delta ? d : (d > 0 ? p_.huber_delta : -p_.huber_delta));
+      *h = w;
+      break;
+    }
+  }
+}
+
 // Stochastic rounding of class k's gradients to integers whose sums over any row set fit the
 // packed layout exactly; the draws are keyed by (seed, tree, row), never by thread.
 void Trainer::Quantize(int tree_index, int k) {
@@ -501,7 +548,23 @@ void Trainer::Quantize(int tree_index, int k) {
   const std::size_t kk = static_cast<std::size_t>(k_);
   double gmax = 0, hmax = 0;
   if (dev_) {
-    dev_->GradientMax(k, &gmax, &hmax);
+    dev_->GradientMax(k, &gmax, &hmax, &cand_g_, &cand_h_);
+    if (std::getenv("KILN_GBDT_DEBUG")) std::fprintf(stderr, "kiln gbdt device maxima %.17g %.17g\n", gmax, hmax);
+    if (p_.objective == Objective::kBinary || p_.objective == Objective::kMulticlass) {
+      // exp-based gradients: recompute the candidate maxima with this libm, as the CPU path does.
+      for (int pass = 0; pass < 2; ++pass) {
+        const std::vector<std::uint32_t>& rows = pass == 0 ? cand_g_ : cand_h_;
+        cand_scores_.resize(rows.size() * kk);
+        dev_->GatherScores(rows.data(), rows.size(), cand_scores_.data());
+        double m = 0;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+          double g = 0, h = 0;
+          GradHessOfRow(cand_scores_.data() + i * kk, in_.label[rows[i]], weight_[rows[i]], static_cast<std::size_t>(k), &g, &h);
+          m = pass == 0 ? std::max(m, std::fabs(g)) : std::max(m, h);
+        }
+        (pass == 0 ? gmax : hmax) = m;
+      }
+    }
   } else {
     const std::size_t max_blocks = NumBlocks(rows_, kBlock);
     std::vector<double> gmaxes(max_blocks, 0.0), hmaxes(max_blocks, 0.0);
@@ -521,6 +584,11 @@ void Trainer::Quantize(int tree_index, int k) {
   const double n = static_cast<double>(std::max<std::size_t>(rows_, 1));
   const double qg = std::max(1.0, std::min(16777216.0, std::floor(2147483647.0 / n)));
   const double qh = std::max(1.0, std::min(16777216.0, std::floor((kTwo32 - 1) / n)));
+  static const bool debug = std::getenv("KILN_GBDT_DEBUG") != nullptr;
+  if (debug) {
+    std::fprintf(stderr, "kiln gbdt tree %d class %d: gmax %.17g hmax %.17g (candidates %zu, %zu)\n", tree_index, k, gmax, hmax,
+                 cand_g_.size(), cand_h_.size());
+  }
   g_scale_ = gmax > 0 ? gmax / qg : 1.0;
   h_scale_ = hmax > 0 ? hmax / qh : 1.0;
   const std::uint64_t key = rng::StreamKey(p_.seed, kStreamGradQuant);
@@ -857,14 +925,14 @@ void Trainer::FindBestSplits(LeafState* const* leaves, const std::int64_t* const
 
 // Stable partition of the leaf's rows by the node's split; returns the left count. Reads the
 // column-major bins (rows ascending within a leaf, so the reads move forward through memory).
-std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int node) {
+std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int node, std::int64_t* smaller_hist) {
   PhaseTimer timer(4);
   const std::size_t n = leaf.count;
   const std::size_t f = static_cast<std::size_t>(tree.feature[static_cast<std::size_t>(node)]);
   const std::size_t stride = 1;
   std::array<std::uint8_t, 256> left_of_bin;
   for (int b = 0; b < 256; ++b) left_of_bin[static_cast<std::size_t>(b)] = tree.GoesLeft(node, static_cast<std::uint8_t>(b)) ? 1 : 0;
-  if (dev_) return dev_->Partition(leaf.begin, n, static_cast<int>(f), left_of_bin.data());
+  if (dev_) return dev_->PartitionAndHistogram(leaf.begin, n, static_cast<int>(f), left_of_bin.data(), smaller_hist);
   std::uint32_t* idx = idx_.data() + leaf.begin;
   const std::uint8_t* col = bins_col_.data() + f * rows_;
   if (n < kParallelPartitionRows || team_.size() == 1) {
@@ -965,7 +1033,8 @@ BinTree Trainer::GrowTree() {
     LeafState parent = leaves[static_cast<std::size_t>(pick)];
     const SplitInfo split = parent.best;
     const int node = tree.Split(pick, split, static_cast<std::int64_t>(parent.count));
-    const std::size_t nl = Partition(parent, tree, node);
+    // Device: the smaller child's histogram comes with the partition (into the slot it will get).
+    const std::size_t nl = Partition(parent, tree, node, pool_.data() + static_cast<std::size_t>(free_slots_.back()) * slots);
     const int right_leaf = tree.num_leaves;
     tree.num_leaves++;
     LeafState left_state, right_state;
@@ -998,7 +1067,7 @@ BinTree Trainer::GrowTree() {
     large.hist = parent.hist;
     std::int64_t* hs = pool_.data() + static_cast<std::size_t>(small.hist) * slots;
     std::int64_t* hl = pool_.data() + static_cast<std::size_t>(large.hist) * slots;
-    BuildHistogram(small, hs);
+    if (!dev_) BuildHistogram(small, hs);
     for (std::size_t s = 0; s < slots; ++s) hl[s] -= hs[s];
     {
       LeafState* two[2] = {&left_state, &right_state};
@@ -1224,14 +1293,18 @@ void Trainer::StartDevice() {
   setup.k = k_;
   setup.objective = p_.objective;
   setup.huber_delta = p_.huber_delta;
-  setup.bins_row = bins_.data();
-  setup.bins_col = bins_col_.data();
+  if (DeviceBinning()) {
+    setup.raw = &in_.x;
+    setup.mapper = &result_.mapper;
+  } else {
+    setup.bins_col = bins_col_.data();
+  }
   setup.label = in_.label;
-  setup.weight = weight_.data();
-  setup.init_scores = scores_.data();
+  const bool unit_weights = std::all_of(weight_.begin(), weight_.end(), [](double w) { return w == 1.0; });
+  setup.weight = unit_weights ? nullptr : weight_.data();
+  setup.base_score = result_.forest.base_score.data();
   dev_ = cuda_impl::MakeTrainBackend(setup);
   // The device holds the training copies now; the host keeps what validation and bagging need.
-  std::vector<std::uint8_t>().swap(bins_);
   std::vector<std::uint8_t>().swap(bins_col_);
   std::vector<double>().swap(scores_);
 }

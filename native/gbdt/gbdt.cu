@@ -15,13 +15,17 @@
 #include <cub/block/block_scan.cuh>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gbdt/device_backend.h"
+#include "gbdt/exact_exp.h"
 #include "kiln/gpu.h"
 #include "kiln/status.h"
 
@@ -31,7 +35,7 @@ namespace cuda_impl {
 namespace {
 
 constexpr int kSlots = 256;
-constexpr int kHistThreads = 256;
+constexpr int kHistThreads = 512;
 // Features per histogram block (shared memory: 2 KiB per feature).
 constexpr int kHistFeatures = 48;
 constexpr int kTileThreads = 256;
@@ -71,7 +75,7 @@ __global__ void GradientsKernel(std::size_t rows, int kk, int objective, double 
   const std::size_t k = static_cast<std::size_t>(kk);
   switch (static_cast<Objective>(objective)) {
     case Objective::kBinary: {
-      const double pr = 1.0 / (1.0 + exp(-scores[r]));
+      const double pr = 1.0 / (1.0 + ExactExp(-scores[r]));
       grad[r] = w * (pr - y);
       hess[r] = fmax(w * pr * (1.0 - pr), 1e-16);
       break;
@@ -82,9 +86,9 @@ __global__ void GradientsKernel(std::size_t rows, int kk, int objective, double 
       double mx = s[0];
       for (std::size_t c = 1; c < k; ++c) mx = fmax(mx, s[c]);
       double sum = 0;
-      for (std::size_t c = 0; c < k; ++c) sum += exp(s[c] - mx);
+      for (std::size_t c = 0; c < k; ++c) sum += ExactExp(s[c] - mx);
       for (std::size_t c = 0; c < k; ++c) {
-        const double pr = exp(s[c] - mx) / sum;
+        const double pr = ExactExp(s[c] - mx) / sum;
         grad[r * k + c] = w * (pr - (static_cast<double>(c) == y ? 1.0 : 0.0));
         hess[r * k + c] = fmax(w * mc_factor * pr * (1.0 - pr), 1e-16);
       }
@@ -122,6 +126,87 @@ __global__ void GradMaxKernel(std::size_t rows, int kk, int k, const double* __r
   }
 }
 
+// Rows whose |grad| / hess reach the thresholds (at most cap of each, in no particular order).
+__global__ void CandidatesKernel(std::size_t rows, int kk, int k, const double* __restrict__ grad,
+                                 const double* __restrict__ hess, double gthr, double hthr,
+                                 unsigned* __restrict__ counts, std::uint32_t* __restrict__ g_rows,
+                                 std::uint32_t* __restrict__ h_rows, int cap) {
+  const std::size_t r = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  if (fabs(grad[r * kk + k]) >= gthr) {
+    const unsigned i = atomicAdd(counts, 1u);
+    if (i < static_cast<unsigned>(cap)) g_rows[i] = static_cast<std::uint32_t>(r);
+  }
+  if (hess[r * kk + k] >= hthr) {
+    const unsigned i = atomicAdd(counts + 1, 1u);
+    if (i < static_cast<unsigned>(cap)) h_rows[i] = static_cast<std::uint32_t>(r);
+  }
+}
+
+__global__ void GatherScoresKernel(std::size_t n, int kk, const std::uint32_t* __restrict__ rows,
+                                   const double* __restrict__ scores, double* __restrict__ out) {
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  for (int c = 0; c < kk; ++c) out[i * kk + c] = scores[static_cast<std::size_t>(rows[i]) * kk + c];
+}
+
+__global__ void FillScoresKernel(std::size_t rows, int kk, const double* __restrict__ base, double* __restrict__ scores) {
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < rows * kk) scores[i] = base[i % kk];
+}
+
+__global__ void FillKernel(std::size_t n, double v, double* __restrict__ out) {
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = v;
+}
+
+// Row-major bins from column-major ones (one thread per row; 4-byte stores when cols % 4 == 0).
+__global__ void TransposeBinsKernel(std::size_t rows, int cols, const std::uint8_t* __restrict__ col,
+                                    std::uint8_t* __restrict__ row) {
+  const std::size_t r = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  std::uint8_t* dst = row + r * cols;
+  if ((cols & 3) == 0) {
+    for (int f = 0; f < cols; f += 4) {
+      const std::uint32_t w = static_cast<std::uint32_t>(col[static_cast<std::size_t>(f) * rows + r]) |
+                              static_cast<std::uint32_t>(col[static_cast<std::size_t>(f + 1) * rows + r]) << 8 |
+                              static_cast<std::uint32_t>(col[static_cast<std::size_t>(f + 2) * rows + r]) << 16 |
+                              static_cast<std::uint32_t>(col[static_cast<std::size_t>(f + 3) * rows + r]) << 24;
+      *reinterpret_cast<std::uint32_t*>(dst + f) = w;
+    }
+  } else {
+    for (int f = 0; f < cols; ++f) dst[f] = col[static_cast<std::size_t>(f) * rows + r];
+  }
+}
+
+// Column-major bins of a raw matrix: #{thresholds of f < x} (as double), 255 for NaN.
+template <class T>
+__global__ void ApplyBinsKernel(const T* __restrict__ x, std::size_t rows, int cols, bool row_major,
+                                const double* __restrict__ thresholds, const int* __restrict__ offsets,
+                                std::uint8_t* __restrict__ out) {
+  const std::size_t r = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int f = blockIdx.y;
+  if (r >= rows) return;
+  const double v = static_cast<double>(row_major ? x[r * cols + f] : x[static_cast<std::size_t>(f) * rows + r]);
+  std::uint8_t bin = 255;
+  if (!isnan(v)) {
+    int lo = offsets[f], hi = offsets[f + 1];  // first threshold >= v
+    const int base = lo;
+    while (lo < hi) {
+      const int mid = (lo + hi) >> 1;
+      if (thresholds[mid] < v) lo = mid + 1;
+      else hi = mid;
+    }
+    bin = static_cast<std::uint8_t>(lo - base);
+  }
+  out[static_cast<std::size_t>(f) * rows + r] = bin;
+}
+
+// The 256-entry goes-left table of a split, passed by value.
+struct LeftTable {
+  std::uint8_t v[kSlots];
+};
+
 __global__ void QuantizeKernel(std::size_t rows, int kk, int k, const double* __restrict__ grad,
                                const double* __restrict__ hess, std::uint64_t key, std::uint64_t base,
                                double g_scale, double h_scale, double qg, double qh,
@@ -154,9 +239,19 @@ __global__ void MarkBagKernel(std::size_t n, const std::uint32_t* __restrict__ b
 template <bool kWords>
 __global__ void __launch_bounds__(kHistThreads)
 HistogramKernel(const std::uint8_t* __restrict__ bins, int cols, const std::uint32_t* __restrict__ idx,
-                std::size_t begin, std::size_t count, const std::int64_t* __restrict__ gh, int f0,
-                int nf, int* __restrict__ hist_g, unsigned* __restrict__ hist_h) {
+                std::size_t begin, std::size_t count, const unsigned long long* __restrict__ split_nl,
+                const std::int64_t* __restrict__ gh, int f0, int nf, int* __restrict__ hist_g,
+                unsigned* __restrict__ hist_h) {
   extern __shared__ unsigned smem[];
+  if (split_nl) {  // the smaller side of a just-partitioned range
+    const std::size_t nl = static_cast<std::size_t>(*split_nl);
+    if (nl <= count - nl) {
+      count = nl;
+    } else {
+      begin += nl;
+      count -= nl;
+    }
+  }
   int* sg = reinterpret_cast<int*>(smem);
   unsigned* sh = smem + nf * kSlots;
   for (int i = threadIdx.x; i < 2 * nf * kSlots; i += blockDim.x) smem[i] = 0;
@@ -200,10 +295,10 @@ HistogramKernel(const std::uint8_t* __restrict__ bins, int cols, const std::uint
 // Left counts of each tile of positions [begin, begin + count).
 __global__ void __launch_bounds__(kTileThreads)
 PartitionCountKernel(const std::uint8_t* __restrict__ col, const std::uint32_t* __restrict__ idx,
-                     std::size_t begin, std::size_t count, const std::uint8_t* __restrict__ left_of_bin,
+                     std::size_t begin, std::size_t count, const LeftTable left_of_bin,
                      std::uint32_t* __restrict__ tile_left) {
   __shared__ std::uint8_t lob[kSlots];
-  lob[threadIdx.x] = left_of_bin[threadIdx.x];
+  lob[threadIdx.x] = left_of_bin.v[threadIdx.x];
   __syncthreads();
   const std::size_t t0 = static_cast<std::size_t>(blockIdx.x) * kTile;
   unsigned c = 0;
@@ -246,13 +341,13 @@ ScanTilesKernel(std::uint32_t* tile_left, int tiles, unsigned long long* total) 
 // Stable scatter: left rows to [0, nl), right rows to [nl, count) of out (relative to begin).
 __global__ void __launch_bounds__(kTileThreads)
 PartitionScatterKernel(const std::uint8_t* __restrict__ col, const std::uint32_t* __restrict__ idx,
-                       std::size_t begin, std::size_t count, const std::uint8_t* __restrict__ left_of_bin,
+                       std::size_t begin, std::size_t count, const LeftTable left_of_bin,
                        const std::uint32_t* __restrict__ tile_left, const unsigned long long* __restrict__ total,
                        std::uint32_t* __restrict__ out) {
   using Scan = cub::BlockScan<unsigned, kTileThreads>;
   __shared__ typename Scan::TempStorage temp;
   __shared__ std::uint8_t lob[kSlots];
-  lob[threadIdx.x] = left_of_bin[threadIdx.x];
+  lob[threadIdx.x] = left_of_bin.v[threadIdx.x];
   __syncthreads();
   const std::size_t t0 = static_cast<std::size_t>(blockIdx.x) * kTile;
   std::uint32_t rows[kTileItems];
@@ -330,9 +425,36 @@ unsigned Blocks(std::size_t n, int threads) {
   return static_cast<unsigned>((n + static_cast<std::size_t>(threads) - 1) / static_cast<std::size_t>(threads));
 }
 
+// Wall-clock seconds and calls per backend step (printed at the end when KILN_GBDT_PROFILE is set).
+struct StepTimes {
+  static constexpr int kSteps = 9;
+  double secs[kSteps] = {};
+  long calls[kSteps] = {};
+  static const char* Name(int i) {
+    static const char* names[] = {"setup", "gradients", "grad max", "quantize", "root hist",
+                                  "split+hist", "leaf values", "out-of-bag", "metric rows"};
+    return names[i];
+  }
+};
+
+class StepTimer {
+ public:
+  StepTimer(StepTimes* t, int step) : t_(t), step_(step), start_(std::chrono::steady_clock::now()) {}
+  ~StepTimer() {
+    t_->secs[step_] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    t_->calls[step_]++;
+  }
+
+ private:
+  StepTimes* t_;
+  int step_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 class CudaBackend final : public DeviceBackend {
  public:
   explicit CudaBackend(const DeviceTrainSetup& s) : s_(s) {
+    StepTimer timer(&times_, 0);
     int count = 0;
     const cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0) {
@@ -361,21 +483,35 @@ class CudaBackend final : public DeviceBackend {
       bag_ = DeviceAlloc<std::uint32_t>(rows, "bag");
       in_bag_ = DeviceAlloc<std::uint8_t>(rows, "bag");
       tiles_ = DeviceAlloc<std::uint32_t>(rows / kTile + 1, "partition tiles");
-      hist_g_ = DeviceAlloc<int>(cols * kSlots * 2, "histogram");
+      hist_g_ = DeviceAlloc<int>(cols * kSlots * 2 + 2, "histogram");  // + the split's left count
       hist_h_ = reinterpret_cast<unsigned*>(hist_g_ + cols * kSlots);
       small_ = DeviceAlloc<unsigned long long>(4, "scalars");
-      lob_ = DeviceAlloc<std::uint8_t>(kSlots, "split table");
-      Check(cudaMallocHost(&h_hist_, cols * kSlots * 2 * sizeof(int)), "cudaMallocHost");
+      cand_ = DeviceAlloc<std::uint32_t>(2 * kMaxCandidates + 2, "candidates");
+      base_ = DeviceAlloc<double>(kk, "base score");
+      Check(cudaMallocHost(&h_hist_, (cols * kSlots * 2 + 2) * sizeof(int)), "cudaMallocHost");
+      for (cudaEvent_t* e : {&ev_[0], &ev_[1], &ev_[2], &ev_[3]}) Check(cudaEventCreate(e), "cudaEventCreate");
       Check(cudaMallocHost(&h_small_, 4 * sizeof(unsigned long long)), "cudaMallocHost");
-      Check(cudaMallocHost(&h_lob_, kSlots), "cudaMallocHost");
+      Check(cudaMallocHost(&h_cand_, (2 * kMaxCandidates + 2) * sizeof(std::uint32_t)), "cudaMallocHost");
       auto up = [&](void* dst, const void* src, std::size_t bytes) {
         Check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "upload");
       };
-      up(bins_row_, s.bins_row, rows * cols);
-      up(bins_col_, s.bins_col, rows * cols);
+      if (s.bins_col) {
+        up(bins_col_, s.bins_col, rows * cols);
+      } else {
+        BinOnDevice(*s.raw, *s.mapper);
+      }
       up(label_, s.label, rows * sizeof(double));
-      up(weight_, s.weight, rows * sizeof(double));
-      up(scores_, s.init_scores, rows * kk * sizeof(double));
+      up(base_, s.base_score, kk * sizeof(double));
+      if (s.weight) {
+        up(weight_, s.weight, rows * sizeof(double));
+      } else {
+        FillKernel<<<Blocks(rows, 256), 256, 0, stream_>>>(rows, 1.0, weight_);
+        CheckLaunch("weights");
+      }
+      FillScoresKernel<<<Blocks(rows * kk, 256), 256, 0, stream_>>>(rows, s.k, base_, scores_);
+      CheckLaunch("scores");
+      TransposeBinsKernel<<<Blocks(rows, 256), 256, 0, stream_>>>(rows, static_cast<int>(cols), bins_col_, bins_row_);
+      CheckLaunch("transpose");
       Check(cudaStreamSynchronize(stream_), "upload");
       const int max_nf = static_cast<int>(std::min<std::size_t>(cols, kHistFeatures));
       const int smem = 2 * max_nf * kSlots * static_cast<int>(sizeof(unsigned));
@@ -389,15 +525,27 @@ class CudaBackend final : public DeviceBackend {
       throw;
     }
   }
-  ~CudaBackend() override { Release(); }
+  ~CudaBackend() override {
+    if (profile_) {
+      for (int i = 0; i < StepTimes::kSteps; ++i) {
+        std::fprintf(stderr, "kiln gbdt cuda %-12s %.3f s wall, %ld calls\n", StepTimes::Name(i), times_.secs[i], times_.calls[i]);
+      }
+      std::fprintf(stderr, "kiln gbdt cuda split+hist on the GPU: partition %.3f s, histogram %.3f s, download %.3f s\n",
+                   gpu_ms_[0] / 1000, gpu_ms_[1] / 1000, gpu_ms_[2] / 1000);
+    }
+    Release();
+  }
 
   void ComputeGradients() override {
+    StepTimer timer(&times_, 1);
     GradientsKernel<<<Blocks(s_.rows, 256), 256, 0, stream_>>>(s_.rows, s_.k, static_cast<int>(s_.objective),
                                                                 s_.huber_delta, scores_, label_, weight_, grad_, hess_);
     CheckLaunch("gradients");
   }
 
-  void GradientMax(int k, double* gmax, double* hmax) override {
+  void GradientMax(int k, double* gmax, double* hmax, std::vector<std::uint32_t>* g_rows,
+                   std::vector<std::uint32_t>* h_rows) override {
+    StepTimer timer(&times_, 2);
     Check(cudaMemsetAsync(small_, 0, 2 * sizeof(unsigned long long), stream_), "memset");
     const unsigned blocks = std::min<unsigned>(Blocks(s_.rows, 256), static_cast<unsigned>(sms_ * 8));
     GradMaxKernel<<<std::max(1u, blocks), 256, 0, stream_>>>(s_.rows, s_.k, k, grad_, hess_, small_);
@@ -406,10 +554,40 @@ class CudaBackend final : public DeviceBackend {
     Check(cudaStreamSynchronize(stream_), "gradient max");
     std::memcpy(gmax, &h_small_[0], sizeof(double));
     std::memcpy(hmax, &h_small_[1], sizeof(double));
+    g_rows->clear();
+    h_rows->clear();
+    if (s_.objective != Objective::kBinary && s_.objective != Objective::kMulticlass) return;
+    Check(cudaMemsetAsync(cand_, 0, 2 * sizeof(std::uint32_t), stream_), "memset");
+    CandidatesKernel<<<Blocks(s_.rows, 256), 256, 0, stream_>>>(s_.rows, s_.k, k, grad_, hess_, *gmax * (1 - 1e-12),
+                                                                 *hmax * (1 - 1e-12), cand_, cand_ + 2,
+                                                                 cand_ + 2 + kMaxCandidates, kMaxCandidates);
+    CheckLaunch("candidates");
+    Check(cudaMemcpyAsync(h_cand_, cand_, (2 * kMaxCandidates + 2) * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, stream_),
+          "download");
+    Check(cudaStreamSynchronize(stream_), "candidates");
+    const std::uint32_t ng = std::min<std::uint32_t>(h_cand_[0], kMaxCandidates);
+    const std::uint32_t nh = std::min<std::uint32_t>(h_cand_[1], kMaxCandidates);
+    g_rows->assign(h_cand_ + 2, h_cand_ + 2 + ng);
+    h_rows->assign(h_cand_ + 2 + kMaxCandidates, h_cand_ + 2 + kMaxCandidates + nh);
+  }
+
+  void GatherScores(const std::uint32_t* rows, std::size_t n, double* out) override {
+    if (n == 0) return;
+    const std::size_t bytes = n * sizeof(std::uint32_t) + n * static_cast<std::size_t>(s_.k) * sizeof(double);
+    EnsureStaging(bytes);
+    std::memcpy(h_staging_, rows, n * sizeof(std::uint32_t));
+    Check(cudaMemcpyAsync(d_staging_, h_staging_, n * sizeof(std::uint32_t), cudaMemcpyHostToDevice, stream_), "upload");
+    double* d_out = reinterpret_cast<double*>(d_staging_ + ((n * sizeof(std::uint32_t) + 7) / 8) * 8);
+    GatherScoresKernel<<<Blocks(n, 256), 256, 0, stream_>>>(n, s_.k, reinterpret_cast<const std::uint32_t*>(d_staging_),
+                                                            scores_, d_out);
+    CheckLaunch("gather scores");
+    Check(cudaMemcpyAsync(out, d_out, n * s_.k * sizeof(double), cudaMemcpyDeviceToHost, stream_), "download");
+    Check(cudaStreamSynchronize(stream_), "gather scores");
   }
 
   void Quantize(int k, std::uint64_t key, std::uint64_t base, double g_scale, double h_scale, double qg,
                 double qh) override {
+    StepTimer timer(&times_, 3);
     QuantizeKernel<<<Blocks(s_.rows, 256), 256, 0, stream_>>>(s_.rows, s_.k, k, grad_, hess_, key, base, g_scale,
                                                                h_scale, qg, qh, gh_);
     CheckLaunch("quantize");
@@ -434,56 +612,51 @@ class CudaBackend final : public DeviceBackend {
   }
 
   void BuildHistogram(std::size_t begin, std::size_t count, std::int64_t* hist) override {
-    const std::size_t slots = s_.cols * kSlots;
-    Check(cudaMemsetAsync(hist_g_, 0, 2 * slots * sizeof(int), stream_), "memset");
-    if (count > 0) {
-      const int cols = static_cast<int>(s_.cols);
-      const unsigned want = static_cast<unsigned>((count + 16 * kHistThreads - 1) / (16 * kHistThreads));
-      const int groups = (cols + kHistFeatures - 1) / kHistFeatures;
-      const unsigned blocks = std::max(1u, std::min(want, static_cast<unsigned>(std::max(1, hist_blocks_ / groups))));
-      for (int f0 = 0; f0 < cols; f0 += kHistFeatures) {
-        const int nf = std::min(kHistFeatures, cols - f0);
-        const std::size_t smem = 2 * static_cast<std::size_t>(nf) * kSlots * sizeof(unsigned);
-        const bool words = (cols % 4 == 0) && (nf % 4 == 0) && (f0 % 4 == 0);
-        if (words) {
-          HistogramKernel<true><<<blocks, kHistThreads, smem, stream_>>>(bins_row_, cols, idx_, begin, count, gh_, f0, nf,
-                                                                         hist_g_, hist_h_);
-        } else {
-          HistogramKernel<false><<<blocks, kHistThreads, smem, stream_>>>(bins_row_, cols, idx_, begin, count, gh_, f0, nf,
-                                                                          hist_g_, hist_h_);
-        }
-        CheckLaunch("histogram");
-      }
-    }
-    Check(cudaMemcpyAsync(h_hist_, hist_g_, 2 * slots * sizeof(int), cudaMemcpyDeviceToHost, stream_), "download");
-    Check(cudaStreamSynchronize(stream_), "histogram");
-    const int* g = h_hist_;
-    const unsigned* h = reinterpret_cast<const unsigned*>(h_hist_ + slots);
-    for (std::size_t i = 0; i < slots; ++i) {
-      hist[i] = static_cast<std::int64_t>(g[i]) * 4294967296LL + static_cast<std::int64_t>(h[i]);
-    }
+    StepTimer timer(&times_, 4);
+    LaunchHistogram(begin, count, count, nullptr);
+    DownloadHistogram(hist);
   }
 
-  std::size_t Partition(std::size_t begin, std::size_t count, int feature, const std::uint8_t* left_of_bin) override {
-    if (count == 0) return 0;
-    std::memcpy(h_lob_, left_of_bin, kSlots);
-    Check(cudaMemcpyAsync(lob_, h_lob_, kSlots, cudaMemcpyHostToDevice, stream_), "split table");
+  std::size_t PartitionAndHistogram(std::size_t begin, std::size_t count, int feature, const std::uint8_t* left_of_bin,
+                                    std::int64_t* smaller_hist) override {
+    StepTimer timer(&times_, 5);
+    LeftTable lob;
+    std::memcpy(lob.v, left_of_bin, kSlots);
     const std::uint8_t* col = bins_col_ + static_cast<std::size_t>(feature) * s_.rows;
-    const unsigned tiles = Blocks(count, kTile);
-    PartitionCountKernel<<<tiles, kTileThreads, 0, stream_>>>(col, idx_, begin, count, lob_, tiles_);
-    CheckLaunch("partition count");
-    ScanTilesKernel<<<1, kScanThreads, 0, stream_>>>(tiles_, static_cast<int>(tiles), small_ + 2);
-    CheckLaunch("partition scan");
-    PartitionScatterKernel<<<tiles, kTileThreads, 0, stream_>>>(col, idx_, begin, count, lob_, tiles_, small_ + 2, scratch_);
-    CheckLaunch("partition scatter");
-    Check(cudaMemcpyAsync(idx_ + begin, scratch_ + begin, count * sizeof(std::uint32_t), cudaMemcpyDeviceToDevice, stream_),
-          "partition copy");
-    Check(cudaMemcpyAsync(h_small_ + 2, small_ + 2, sizeof(unsigned long long), cudaMemcpyDeviceToHost, stream_), "download");
-    Check(cudaStreamSynchronize(stream_), "partition");
-    return static_cast<std::size_t>(h_small_[2]);
+    const std::size_t slots = s_.cols * kSlots;
+    unsigned long long* nl = reinterpret_cast<unsigned long long*>(hist_g_ + 2 * slots);
+    if (profile_) Check(cudaEventRecord(ev_[0], stream_), "event");
+    if (count > 0) {
+      const unsigned tiles = Blocks(count, kTile);
+      PartitionCountKernel<<<tiles, kTileThreads, 0, stream_>>>(col, idx_, begin, count, lob, tiles_);
+      CheckLaunch("partition count");
+      ScanTilesKernel<<<1, kScanThreads, 0, stream_>>>(tiles_, static_cast<int>(tiles), nl);
+      CheckLaunch("partition scan");
+      PartitionScatterKernel<<<tiles, kTileThreads, 0, stream_>>>(col, idx_, begin, count, lob, tiles_, nl, scratch_);
+      CheckLaunch("partition scatter");
+      Check(cudaMemcpyAsync(idx_ + begin, scratch_ + begin, count * sizeof(std::uint32_t), cudaMemcpyDeviceToDevice, stream_),
+            "partition copy");
+    } else {
+      Check(cudaMemsetAsync(nl, 0, sizeof(unsigned long long), stream_), "memset");
+    }
+    if (profile_) Check(cudaEventRecord(ev_[1], stream_), "event");
+    LaunchHistogram(begin, count, count / 2, nl);
+    if (profile_) Check(cudaEventRecord(ev_[2], stream_), "event");
+    DownloadHistogram(smaller_hist, true);
+    if (profile_) {
+      float ms[3];
+      Check(cudaEventRecord(ev_[3], stream_), "event");
+      Check(cudaEventSynchronize(ev_[3]), "event");
+      for (int i = 0; i < 3; ++i) Check(cudaEventElapsedTime(&ms[i], ev_[i], ev_[i + 1]), "event");
+      for (int i = 0; i < 3; ++i) gpu_ms_[i] += ms[i];
+    }
+    std::uint64_t left;
+    std::memcpy(&left, h_hist_ + 2 * slots, sizeof(left));
+    return static_cast<std::size_t>(left);
   }
 
   void AddLeafValues(const LeafRange* ranges, int n, int k) override {
+    StepTimer timer(&times_, 6);
     std::vector<LeafRange> sorted;
     for (int i = 0; i < n; ++i) {
       if (ranges[i].count > 0) sorted.push_back(ranges[i]);
@@ -510,6 +683,7 @@ class CudaBackend final : public DeviceBackend {
   }
 
   void AddTreeOutOfBag(const DeviceTree& t, int k) override {
+    StepTimer timer(&times_, 7);
     const std::size_t nodes = static_cast<std::size_t>(t.num_nodes);
     const std::size_t leaves = nodes + 1;
     const std::size_t bytes = leaves * sizeof(double) + nodes * 3 * sizeof(int) + nodes * kSlots;
@@ -534,6 +708,7 @@ class CudaBackend final : public DeviceBackend {
   }
 
   void SampleScores(std::size_t stride, std::size_t picked, double* out) override {
+    StepTimer timer(&times_, 8);
     const std::size_t n = picked * static_cast<std::size_t>(s_.k);
     if (sample_cap_ < n) {
       if (sample_) cudaFree(sample_);
@@ -548,6 +723,44 @@ class CudaBackend final : public DeviceBackend {
   }
 
  private:
+  // Histogram of positions [begin, begin + count) (split_nl null) or of the smaller side of that
+  // range split at *split_nl (rows <= max_rows) into the device halves.
+  void LaunchHistogram(std::size_t begin, std::size_t count, std::size_t max_rows, const unsigned long long* split_nl) {
+    const std::size_t slots = s_.cols * kSlots;
+    Check(cudaMemsetAsync(hist_g_, 0, 2 * slots * sizeof(int), stream_), "memset");
+    if (max_rows == 0) return;
+    const int cols = static_cast<int>(s_.cols);
+    const unsigned want = static_cast<unsigned>((max_rows + 16 * kHistThreads - 1) / (16 * kHistThreads));
+    const int groups = (cols + kHistFeatures - 1) / kHistFeatures;
+    const unsigned blocks = std::max(1u, std::min(want, static_cast<unsigned>(std::max(1, hist_blocks_ / groups))));
+    for (int f0 = 0; f0 < cols; f0 += kHistFeatures) {
+      const int nf = std::min(kHistFeatures, cols - f0);
+      const std::size_t smem = 2 * static_cast<std::size_t>(nf) * kSlots * sizeof(unsigned);
+      const bool words = (cols % 4 == 0) && (nf % 4 == 0) && (f0 % 4 == 0);
+      if (words) {
+        HistogramKernel<true><<<blocks, kHistThreads, smem, stream_>>>(bins_row_, cols, idx_, begin, count, split_nl, gh_,
+                                                                       f0, nf, hist_g_, hist_h_);
+      } else {
+        HistogramKernel<false><<<blocks, kHistThreads, smem, stream_>>>(bins_row_, cols, idx_, begin, count, split_nl, gh_,
+                                                                        f0, nf, hist_g_, hist_h_);
+      }
+      CheckLaunch("histogram");
+    }
+  }
+
+  // Copies the device halves back and packs them: hist[i] = g * 2^32 + h.
+  void DownloadHistogram(std::int64_t* hist, bool with_left_count = false) {
+    const std::size_t slots = s_.cols * kSlots;
+    Check(cudaMemcpyAsync(h_hist_, hist_g_, (2 * slots + (with_left_count ? 2 : 0)) * sizeof(int), cudaMemcpyDeviceToHost,
+                          stream_), "download");
+    Check(cudaStreamSynchronize(stream_), "histogram");
+    const int* g = h_hist_;
+    const unsigned* h = reinterpret_cast<const unsigned*>(h_hist_ + slots);
+    for (std::size_t i = 0; i < slots; ++i) {
+      hist[i] = static_cast<std::int64_t>(g[i]) * 4294967296LL + static_cast<std::int64_t>(h[i]);
+    }
+  }
+
   void EnsureStaging(std::size_t bytes) {
     if (staging_cap_ >= bytes) return;
     if (h_staging_) cudaFreeHost(h_staging_);
@@ -567,42 +780,88 @@ class CudaBackend final : public DeviceBackend {
                     static_cast<void*>(hess_), static_cast<void*>(gh_), static_cast<void*>(idx_),
                     static_cast<void*>(scratch_), static_cast<void*>(bag_), static_cast<void*>(in_bag_),
                     static_cast<void*>(tiles_), static_cast<void*>(hist_g_), static_cast<void*>(small_),
-                    static_cast<void*>(lob_), static_cast<void*>(d_staging_), static_cast<void*>(sample_)}) {
+                    static_cast<void*>(cand_), static_cast<void*>(base_), static_cast<void*>(d_staging_),
+                    static_cast<void*>(sample_)}) {
       if (p) cudaFree(p);
     }
     if (h_hist_) cudaFreeHost(h_hist_);
     if (h_small_) cudaFreeHost(h_small_);
-    if (h_lob_) cudaFreeHost(h_lob_);
+    if (h_cand_) cudaFreeHost(h_cand_);
     if (h_staging_) cudaFreeHost(h_staging_);
+    for (cudaEvent_t& e : ev_) {
+      if (e) cudaEventDestroy(e);
+      e = nullptr;
+    }
     if (stream_) cudaStreamDestroy(stream_);
-    bins_row_ = bins_col_ = lob_ = in_bag_ = d_staging_ = nullptr;
-    label_ = weight_ = scores_ = grad_ = hess_ = sample_ = nullptr;
+    bins_row_ = bins_col_ = in_bag_ = d_staging_ = nullptr;
+    label_ = weight_ = scores_ = grad_ = hess_ = sample_ = base_ = nullptr;
     gh_ = nullptr;
-    idx_ = scratch_ = bag_ = tiles_ = nullptr;
+    idx_ = scratch_ = bag_ = tiles_ = cand_ = nullptr;
     hist_g_ = nullptr;
     small_ = nullptr;
     h_hist_ = nullptr;
     h_small_ = nullptr;
-    h_lob_ = nullptr;
+    h_cand_ = nullptr;
     h_staging_ = nullptr;
     stream_ = nullptr;
   }
 
+  // Bins the raw training matrix on the device into bins_col_ (numeric features).
+  void BinOnDevice(const MatrixView& m, const BinMapper& mapper) {
+    const std::size_t esize = m.dtype == DType::kFloat32 ? 4 : 8;
+    void* x = nullptr;
+    double* thr = nullptr;
+    int* off = nullptr;
+    try {
+      Check(cudaMalloc(&x, std::max<std::size_t>(m.rows * m.cols, 1) * esize), "raw matrix");
+      thr = DeviceAlloc<double>(mapper.thresholds.size(), "bin thresholds");
+      off = DeviceAlloc<int>(mapper.offsets.size(), "bin offsets");
+      Check(cudaMemcpyAsync(x, m.data, m.rows * m.cols * esize, cudaMemcpyHostToDevice, stream_), "upload");
+      Check(cudaMemcpyAsync(thr, mapper.thresholds.data(), mapper.thresholds.size() * sizeof(double), cudaMemcpyHostToDevice,
+                            stream_), "upload");
+      Check(cudaMemcpyAsync(off, mapper.offsets.data(), mapper.offsets.size() * sizeof(int), cudaMemcpyHostToDevice, stream_),
+            "upload");
+      const dim3 grid(Blocks(m.rows, 256), static_cast<unsigned>(m.cols));
+      const bool row_major = m.layout == Layout::kRow;
+      if (esize == 4) {
+        ApplyBinsKernel<float><<<grid, 256, 0, stream_>>>(static_cast<const float*>(x), m.rows, static_cast<int>(m.cols),
+                                                          row_major, thr, off, bins_col_);
+      } else {
+        ApplyBinsKernel<double><<<grid, 256, 0, stream_>>>(static_cast<const double*>(x), m.rows, static_cast<int>(m.cols),
+                                                           row_major, thr, off, bins_col_);
+      }
+      CheckLaunch("bins");
+      Check(cudaStreamSynchronize(stream_), "bins");
+    } catch (...) {
+      cudaFree(x);
+      cudaFree(thr);
+      cudaFree(off);
+      throw;
+    }
+    cudaFree(x);
+    cudaFree(thr);
+    cudaFree(off);
+  }
+
   DeviceTrainSetup s_;
+  StepTimes times_;
+  const bool profile_ = std::getenv("KILN_GBDT_PROFILE") != nullptr;
+  cudaEvent_t ev_[4] = {nullptr, nullptr, nullptr, nullptr};
+  double gpu_ms_[3] = {};
   int sms_ = 1;
   int hist_blocks_ = 1;
   cudaStream_t stream_ = nullptr;
-  std::uint8_t *bins_row_ = nullptr, *bins_col_ = nullptr, *in_bag_ = nullptr, *lob_ = nullptr;
-  double *label_ = nullptr, *weight_ = nullptr, *scores_ = nullptr, *grad_ = nullptr, *hess_ = nullptr;
+  std::uint8_t *bins_row_ = nullptr, *bins_col_ = nullptr, *in_bag_ = nullptr;
+  double *label_ = nullptr, *weight_ = nullptr, *scores_ = nullptr, *grad_ = nullptr, *hess_ = nullptr, *base_ = nullptr;
   std::int64_t* gh_ = nullptr;
-  std::uint32_t *idx_ = nullptr, *scratch_ = nullptr, *bag_ = nullptr, *tiles_ = nullptr;
+  std::uint32_t *idx_ = nullptr, *scratch_ = nullptr, *bag_ = nullptr, *tiles_ = nullptr, *cand_ = nullptr;
   std::size_t bag_size_ = 0;
   int* hist_g_ = nullptr;
   unsigned* hist_h_ = nullptr;
   unsigned long long* small_ = nullptr;
   int* h_hist_ = nullptr;
   unsigned long long* h_small_ = nullptr;
-  std::uint8_t* h_lob_ = nullptr;
+  std::uint32_t* h_cand_ = nullptr;
   std::uint8_t* h_staging_ = nullptr;
   std::uint8_t* d_staging_ = nullptr;
   std::size_t staging_cap_ = 0;
