@@ -63,7 +63,7 @@ class DeviceBackend {
   static constexpr int kMaxCandidates = 1024;
   virtual void GradientMax(int k, double* gmax, double* hmax, std::vector<std::uint32_t>* g_rows,
                            std::vector<std::uint32_t>* h_rows) = 0;
-  // out[i * K + c] = scores[rows[i] * K + c].
+  // out[i * K + c] = scores[rows[i] * K + c], the scores of the last ComputeGradients call.
   virtual void GatherScores(const std::uint32_t* rows, std::size_t n, double* out) = 0;
   // Packs class k's quantised gradients: floor(g / g_scale + u_g), floor(h / h_scale + u_h) clamped
   // to [-qg, qg] and [0, qh], (u_g, u_h) the high/low 32 bits of rng::HashAt(key, base + row).

@@ -1310,14 +1310,20 @@ void Trainer::StartDevice() {
 }
 
 TrainResult Trainer::Run() {
+  const auto wall0 = std::chrono::steady_clock::now();
+  auto wall = [&wall0]() { return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count(); };
   ValidateInput();
+  const double w_validate = wall();
   bagging_ = p_.bagging_freq > 0 && p_.bagging_fraction < 1.0;
   {
     PhaseTimer timer(7);
     PrepareBins();
   }
+  const double w_bins = wall();
   InitScores();
+  const double w_init = wall();
   StartDevice();
+  const double w_device = wall();
   Forest& fo = result_.forest;
   fo.num_features = static_cast<int>(cols_);
   fo.trees_per_iteration = k_;
@@ -1369,7 +1375,11 @@ TrainResult Trainer::Run() {
     }
   }
   result_.best_iteration = valid_rows_ > 0 ? best_iter : iteration;
+  const double w_boost = wall();
+  dev_.reset();
   if (ProfileEnabled()) {
+    std::fprintf(stderr, "kiln gbdt wall: validate %.3f s, bins %.3f s, init %.3f s, device start %.3f s, boosting %.3f s, device release %.3f s\n",
+                 w_validate, w_bins - w_validate, w_init - w_bins, w_device - w_init, w_boost - w_device, wall() - w_boost);
     for (int i = 0; i < 8; ++i) std::fprintf(stderr, "kiln gbdt %-10s %.3f s\n", PhaseTimes::Name(i), g_phase.t[i]);
     for (int i = 0; i < 3; ++i) std::fprintf(stderr, "kiln gbdt histogram kind %d: %.0f rows %.3f s\n", i, g_phase.hist_rows[i], g_phase.hist_time[i]);
     g_phase = PhaseTimes();

@@ -38,6 +38,8 @@ constexpr int kSlots = 256;
 constexpr int kHistThreads = 512;
 // Features per histogram block (shared memory: 2 KiB per feature).
 constexpr int kHistFeatures = 48;
+// Rows per histogram block (up to the resident block count).
+constexpr std::size_t kHistRowsPerBlock = 4096;
 constexpr int kTileThreads = 256;
 constexpr int kTileItems = 8;
 constexpr int kTile = kTileThreads * kTileItems;
@@ -234,15 +236,19 @@ __global__ void MarkBagKernel(std::size_t n, const std::uint32_t* __restrict__ b
   if (i < n) in_bag[bag[i]] = 1;
 }
 
-// Histogram of features [f0, f0 + nf) over positions [begin, begin + count): block-private
-// shared histograms of the two 32-bit halves, then added into the global halves.
-template <bool kWords>
+// Partial histograms of features [f0, f0 + nf) over positions [begin, begin + count) (or the
+// smaller side of that range split at *split_nl), one per block, into partials[block][slot] as
+// packed g * 2^32 + h. Shared-memory privatised: k64 adds the packed value with one 64-bit atomic
+// (the packed sum of any row set is exact), else the two halves with 32-bit atomics.
+template <bool kWords, bool k64>
 __global__ void __launch_bounds__(kHistThreads)
 HistogramKernel(const std::uint8_t* __restrict__ bins, int cols, const std::uint32_t* __restrict__ idx,
                 std::size_t begin, std::size_t count, const unsigned long long* __restrict__ split_nl,
-                const std::int64_t* __restrict__ gh, int f0, int nf, int* __restrict__ hist_g,
-                unsigned* __restrict__ hist_h) {
-  extern __shared__ unsigned smem[];
+                const std::int64_t* __restrict__ gh, int f0, int nf, std::int64_t* __restrict__ partials) {
+  extern __shared__ unsigned long long smem64[];
+  unsigned* smem = reinterpret_cast<unsigned*>(smem64);
+  int* sg = reinterpret_cast<int*>(smem);
+  unsigned* sh = smem + nf * kSlots;
   if (split_nl) {  // the smaller side of a just-partitioned range
     const std::size_t nl = static_cast<std::size_t>(*split_nl);
     if (nl <= count - nl) {
@@ -252,8 +258,6 @@ HistogramKernel(const std::uint8_t* __restrict__ bins, int cols, const std::uint
       count -= nl;
     }
   }
-  int* sg = reinterpret_cast<int*>(smem);
-  unsigned* sh = smem + nf * kSlots;
   for (int i = threadIdx.x; i < 2 * nf * kSlots; i += blockDim.x) smem[i] = 0;
   __syncthreads();
   const std::size_t step = static_cast<std::size_t>(gridDim.x) * blockDim.x;
@@ -263,33 +267,43 @@ HistogramKernel(const std::uint8_t* __restrict__ bins, int cols, const std::uint
     const int g = static_cast<int>(p >> 32);
     const unsigned h = static_cast<unsigned>(p);
     const std::uint8_t* row = bins + static_cast<std::size_t>(r) * cols + f0;
+    auto add = [&](int at) {
+      if (k64) {
+        atomicAdd(smem64 + at, static_cast<unsigned long long>(p));
+      } else {
+        atomicAdd(sg + at, g);
+        atomicAdd(sh + at, h);
+      }
+    };
     if (kWords) {
       const std::uint32_t* w = reinterpret_cast<const std::uint32_t*>(row);
       const int nw = nf >> 2;
       for (int j = 0; j < nw; ++j) {
         const std::uint32_t v = __ldg(w + j);
 #pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const int at = (4 * j + q) * kSlots + static_cast<int>((v >> (8 * q)) & 0xffu);
-          atomicAdd(sg + at, g);
-          atomicAdd(sh + at, h);
-        }
+        for (int q = 0; q < 4; ++q) add((4 * j + q) * kSlots + static_cast<int>((v >> (8 * q)) & 0xffu));
       }
     } else {
-      for (int f = 0; f < nf; ++f) {
-        const int at = f * kSlots + row[f];
-        atomicAdd(sg + at, g);
-        atomicAdd(sh + at, h);
-      }
+      for (int f = 0; f < nf; ++f) add(f * kSlots + row[f]);
     }
   }
   __syncthreads();
+  const std::size_t slots = static_cast<std::size_t>(cols) * kSlots;
+  std::int64_t* out = partials + blockIdx.x * slots + static_cast<std::size_t>(f0) * kSlots;
   for (int i = threadIdx.x; i < nf * kSlots; i += blockDim.x) {
-    const int vg = sg[i];
-    const unsigned vh = sh[i];
-    if (vg != 0) atomicAdd(hist_g + f0 * kSlots + i, vg);
-    if (vh != 0) atomicAdd(hist_h + f0 * kSlots + i, vh);
+    out[i] = k64 ? static_cast<std::int64_t>(smem64[i])
+                 : static_cast<std::int64_t>(sg[i]) * 4294967296LL + static_cast<std::int64_t>(sh[i]);
   }
+}
+
+// hist[slot] = sum over blocks of partials[block][slot] (integers: any order gives the same sum).
+__global__ void ReduceHistogramKernel(const std::int64_t* __restrict__ partials, int blocks, std::size_t slots,
+                                      std::int64_t* __restrict__ hist) {
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= slots) return;
+  std::int64_t v = 0;
+  for (int b = 0; b < blocks; ++b) v += partials[static_cast<std::size_t>(b) * slots + i];
+  hist[i] = v;
 }
 
 // Left counts of each tile of positions [begin, begin + count).
@@ -483,12 +497,11 @@ class CudaBackend final : public DeviceBackend {
       bag_ = DeviceAlloc<std::uint32_t>(rows, "bag");
       in_bag_ = DeviceAlloc<std::uint8_t>(rows, "bag");
       tiles_ = DeviceAlloc<std::uint32_t>(rows / kTile + 1, "partition tiles");
-      hist_g_ = DeviceAlloc<int>(cols * kSlots * 2 + 2, "histogram");  // + the split's left count
-      hist_h_ = reinterpret_cast<unsigned*>(hist_g_ + cols * kSlots);
+      hist_ = DeviceAlloc<std::int64_t>(cols * kSlots + 1, "histogram");  // + the split's left count
       small_ = DeviceAlloc<unsigned long long>(4, "scalars");
       cand_ = DeviceAlloc<std::uint32_t>(2 * kMaxCandidates + 2, "candidates");
       base_ = DeviceAlloc<double>(kk, "base score");
-      Check(cudaMallocHost(&h_hist_, (cols * kSlots * 2 + 2) * sizeof(int)), "cudaMallocHost");
+      Check(cudaMallocHost(&h_hist_, (cols * kSlots + 1) * sizeof(std::int64_t)), "cudaMallocHost");
       for (cudaEvent_t* e : {&ev_[0], &ev_[1], &ev_[2], &ev_[3]}) Check(cudaEventCreate(e), "cudaEventCreate");
       Check(cudaMallocHost(&h_small_, 4 * sizeof(unsigned long long)), "cudaMallocHost");
       Check(cudaMallocHost(&h_cand_, (2 * kMaxCandidates + 2) * sizeof(std::uint32_t)), "cudaMallocHost");
@@ -515,11 +528,14 @@ class CudaBackend final : public DeviceBackend {
       Check(cudaStreamSynchronize(stream_), "upload");
       const int max_nf = static_cast<int>(std::min<std::size_t>(cols, kHistFeatures));
       const int smem = 2 * max_nf * kSlots * static_cast<int>(sizeof(unsigned));
-      Check(cudaFuncSetAttribute(HistogramKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "cudaFuncSetAttribute");
-      Check(cudaFuncSetAttribute(HistogramKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "cudaFuncSetAttribute");
+      Check(cudaFuncSetAttribute(HistogramKernel<true, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "attribute");
+      Check(cudaFuncSetAttribute(HistogramKernel<false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "attribute");
+      Check(cudaFuncSetAttribute(HistogramKernel<true, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "attribute");
+      Check(cudaFuncSetAttribute(HistogramKernel<false, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "attribute");
       int per_sm = 0;
-      Check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, HistogramKernel<true>, kHistThreads, smem), "occupancy");
+      Check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, HistogramKernel<true, true>, kHistThreads, smem), "occupancy");
       hist_blocks_ = std::max(1, per_sm) * sms_;
+      partials_ = DeviceAlloc<std::int64_t>(static_cast<std::size_t>(hist_blocks_) * cols * kSlots, "histogram partials");
     } catch (...) {
       Release();
       throw;
@@ -541,6 +557,11 @@ class CudaBackend final : public DeviceBackend {
     GradientsKernel<<<Blocks(s_.rows, 256), 256, 0, stream_>>>(s_.rows, s_.k, static_cast<int>(s_.objective),
                                                                 s_.huber_delta, scores_, label_, weight_, grad_, hess_);
     CheckLaunch("gradients");
+    if (s_.k > 1) {  // later classes' trees change scores before their maxima are recomputed
+      const std::size_t n = s_.rows * static_cast<std::size_t>(s_.k);
+      if (!scores_snap_) scores_snap_ = DeviceAlloc<double>(n, "score snapshot");
+      Check(cudaMemcpyAsync(scores_snap_, scores_, n * sizeof(double), cudaMemcpyDeviceToDevice, stream_), "snapshot");
+    }
   }
 
   void GradientMax(int k, double* gmax, double* hmax, std::vector<std::uint32_t>* g_rows,
@@ -573,13 +594,13 @@ class CudaBackend final : public DeviceBackend {
 
   void GatherScores(const std::uint32_t* rows, std::size_t n, double* out) override {
     if (n == 0) return;
-    const std::size_t bytes = n * sizeof(std::uint32_t) + n * static_cast<std::size_t>(s_.k) * sizeof(double);
+    const std::size_t bytes = n * sizeof(std::uint32_t) + 8 + n * static_cast<std::size_t>(s_.k) * sizeof(double);
     EnsureStaging(bytes);
     std::memcpy(h_staging_, rows, n * sizeof(std::uint32_t));
     Check(cudaMemcpyAsync(d_staging_, h_staging_, n * sizeof(std::uint32_t), cudaMemcpyHostToDevice, stream_), "upload");
     double* d_out = reinterpret_cast<double*>(d_staging_ + ((n * sizeof(std::uint32_t) + 7) / 8) * 8);
     GatherScoresKernel<<<Blocks(n, 256), 256, 0, stream_>>>(n, s_.k, reinterpret_cast<const std::uint32_t*>(d_staging_),
-                                                            scores_, d_out);
+                                                            s_.k > 1 ? scores_snap_ : scores_, d_out);
     CheckLaunch("gather scores");
     Check(cudaMemcpyAsync(out, d_out, n * s_.k * sizeof(double), cudaMemcpyDeviceToHost, stream_), "download");
     Check(cudaStreamSynchronize(stream_), "gather scores");
@@ -624,7 +645,7 @@ class CudaBackend final : public DeviceBackend {
     std::memcpy(lob.v, left_of_bin, kSlots);
     const std::uint8_t* col = bins_col_ + static_cast<std::size_t>(feature) * s_.rows;
     const std::size_t slots = s_.cols * kSlots;
-    unsigned long long* nl = reinterpret_cast<unsigned long long*>(hist_g_ + 2 * slots);
+    unsigned long long* nl = reinterpret_cast<unsigned long long*>(hist_ + slots);
     if (profile_) Check(cudaEventRecord(ev_[0], stream_), "event");
     if (count > 0) {
       const unsigned tiles = Blocks(count, kTile);
@@ -651,7 +672,7 @@ class CudaBackend final : public DeviceBackend {
       for (int i = 0; i < 3; ++i) gpu_ms_[i] += ms[i];
     }
     std::uint64_t left;
-    std::memcpy(&left, h_hist_ + 2 * slots, sizeof(left));
+    std::memcpy(&left, h_hist_ + slots, sizeof(left));
     return static_cast<std::size_t>(left);
   }
 
@@ -727,38 +748,40 @@ class CudaBackend final : public DeviceBackend {
   // range split at *split_nl (rows <= max_rows) into the device halves.
   void LaunchHistogram(std::size_t begin, std::size_t count, std::size_t max_rows, const unsigned long long* split_nl) {
     const std::size_t slots = s_.cols * kSlots;
-    Check(cudaMemsetAsync(hist_g_, 0, 2 * slots * sizeof(int), stream_), "memset");
-    if (max_rows == 0) return;
+    if (max_rows == 0) {
+      Check(cudaMemsetAsync(hist_, 0, slots * sizeof(std::int64_t), stream_), "memset");
+      return;
+    }
     const int cols = static_cast<int>(s_.cols);
-    const unsigned want = static_cast<unsigned>((max_rows + 16 * kHistThreads - 1) / (16 * kHistThreads));
-    const int groups = (cols + kHistFeatures - 1) / kHistFeatures;
-    const unsigned blocks = std::max(1u, std::min(want, static_cast<unsigned>(std::max(1, hist_blocks_ / groups))));
+    const std::size_t want = (max_rows + kHistRowsPerBlock - 1) / kHistRowsPerBlock;
+    const int blocks = static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(want, static_cast<std::size_t>(hist_blocks_))));
     for (int f0 = 0; f0 < cols; f0 += kHistFeatures) {
       const int nf = std::min(kHistFeatures, cols - f0);
       const std::size_t smem = 2 * static_cast<std::size_t>(nf) * kSlots * sizeof(unsigned);
       const bool words = (cols % 4 == 0) && (nf % 4 == 0) && (f0 % 4 == 0);
-      if (words) {
-        HistogramKernel<true><<<blocks, kHistThreads, smem, stream_>>>(bins_row_, cols, idx_, begin, count, split_nl, gh_,
-                                                                       f0, nf, hist_g_, hist_h_);
+      auto launch = [&](auto kernel) {
+        kernel<<<blocks, kHistThreads, smem, stream_>>>(bins_row_, cols, idx_, begin, count, split_nl, gh_, f0, nf, partials_);
+      };
+      if (hist32_) {
+        if (words) launch(HistogramKernel<true, false>);
+        else launch(HistogramKernel<false, false>);
       } else {
-        HistogramKernel<false><<<blocks, kHistThreads, smem, stream_>>>(bins_row_, cols, idx_, begin, count, split_nl, gh_,
-                                                                        f0, nf, hist_g_, hist_h_);
+        if (words) launch(HistogramKernel<true, true>);
+        else launch(HistogramKernel<false, true>);
       }
       CheckLaunch("histogram");
     }
+    ReduceHistogramKernel<<<Blocks(slots, 256), 256, 0, stream_>>>(partials_, blocks, slots, hist_);
+    CheckLaunch("histogram reduce");
   }
 
-  // Copies the device halves back and packs them: hist[i] = g * 2^32 + h.
+  // Copies the packed histogram (and the split's left count) back into hist.
   void DownloadHistogram(std::int64_t* hist, bool with_left_count = false) {
     const std::size_t slots = s_.cols * kSlots;
-    Check(cudaMemcpyAsync(h_hist_, hist_g_, (2 * slots + (with_left_count ? 2 : 0)) * sizeof(int), cudaMemcpyDeviceToHost,
+    Check(cudaMemcpyAsync(h_hist_, hist_, (slots + (with_left_count ? 1 : 0)) * sizeof(std::int64_t), cudaMemcpyDeviceToHost,
                           stream_), "download");
     Check(cudaStreamSynchronize(stream_), "histogram");
-    const int* g = h_hist_;
-    const unsigned* h = reinterpret_cast<const unsigned*>(h_hist_ + slots);
-    for (std::size_t i = 0; i < slots; ++i) {
-      hist[i] = static_cast<std::int64_t>(g[i]) * 4294967296LL + static_cast<std::int64_t>(h[i]);
-    }
+    std::memcpy(hist, h_hist_, slots * sizeof(std::int64_t));
   }
 
   void EnsureStaging(std::size_t bytes) {
@@ -779,7 +802,8 @@ class CudaBackend final : public DeviceBackend {
                     static_cast<void*>(weight_), static_cast<void*>(scores_), static_cast<void*>(grad_),
                     static_cast<void*>(hess_), static_cast<void*>(gh_), static_cast<void*>(idx_),
                     static_cast<void*>(scratch_), static_cast<void*>(bag_), static_cast<void*>(in_bag_),
-                    static_cast<void*>(tiles_), static_cast<void*>(hist_g_), static_cast<void*>(small_),
+                    static_cast<void*>(tiles_), static_cast<void*>(hist_), static_cast<void*>(small_),
+                    static_cast<void*>(partials_), static_cast<void*>(scores_snap_),
                     static_cast<void*>(cand_), static_cast<void*>(base_), static_cast<void*>(d_staging_),
                     static_cast<void*>(sample_)}) {
       if (p) cudaFree(p);
@@ -797,7 +821,8 @@ class CudaBackend final : public DeviceBackend {
     label_ = weight_ = scores_ = grad_ = hess_ = sample_ = base_ = nullptr;
     gh_ = nullptr;
     idx_ = scratch_ = bag_ = tiles_ = cand_ = nullptr;
-    hist_g_ = nullptr;
+    hist_ = partials_ = nullptr;
+    scores_snap_ = nullptr;
     small_ = nullptr;
     h_hist_ = nullptr;
     h_small_ = nullptr;
@@ -856,10 +881,12 @@ class CudaBackend final : public DeviceBackend {
   std::int64_t* gh_ = nullptr;
   std::uint32_t *idx_ = nullptr, *scratch_ = nullptr, *bag_ = nullptr, *tiles_ = nullptr, *cand_ = nullptr;
   std::size_t bag_size_ = 0;
-  int* hist_g_ = nullptr;
-  unsigned* hist_h_ = nullptr;
+  std::int64_t* hist_ = nullptr;      // cols * 256 packed sums, then the last split's left count
+  std::int64_t* partials_ = nullptr;  // hist_blocks_ x cols * 256
+  double* scores_snap_ = nullptr;     // multiclass: the scores the iteration's gradients came from
+  const bool hist32_ = std::getenv("KILN_CUDA_HIST32") != nullptr;
   unsigned long long* small_ = nullptr;
-  int* h_hist_ = nullptr;
+  std::int64_t* h_hist_ = nullptr;
   unsigned long long* h_small_ = nullptr;
   std::uint32_t* h_cand_ = nullptr;
   std::uint8_t* h_staging_ = nullptr;
