@@ -301,29 +301,54 @@ void Trainer::ValidateInput() {
   }
   if (!(p_.scale_pos_weight > 0) || !std::isfinite(p_.scale_pos_weight)) throw InputError("scale_pos_weight must be > 0");
   if (!(p_.huber_delta > 0)) throw InputError("huber_delta must be > 0");
-  auto check_labels = [&](const double* y, std::size_t n, const char* what) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const double v = y[i];
-      if (!std::isfinite(v)) throw InputError(std::string(what) + " " + std::to_string(i) + " is not a finite number");
-      if (p_.objective == Objective::kBinary && v != 0 && v != 1) {
-        throw InputError(std::string(what) + " " + std::to_string(i) + " is " + std::to_string(v) + "; binary labels must be 0 or 1");
-      }
-      if (p_.objective == Objective::kMulticlass && (v < 0 || v >= k_ || std::floor(v) != v)) {
-        throw InputError(std::string(what) + " " + std::to_string(i) + " is " + std::to_string(v) + "; multiclass labels must be integers in 0.." + std::to_string(k_ - 1));
-      }
+  auto check_labels_at = [&](const double* y, std::size_t i, const char* what) {
+    const double v = y[i];
+    if (!std::isfinite(v)) throw InputError(std::string(what) + " " + std::to_string(i) + " is not a finite number");
+    if (p_.objective == Objective::kBinary && v != 0 && v != 1) {
+      throw InputError(std::string(what) + " " + std::to_string(i) + " is " + std::to_string(v) + "; binary labels must be 0 or 1");
+    }
+    if (p_.objective == Objective::kMulticlass && (v < 0 || v >= k_ || std::floor(v) != v)) {
+      throw InputError(std::string(what) + " " + std::to_string(i) + " is " + std::to_string(v) + "; multiclass labels must be integers in 0.." + std::to_string(k_ - 1));
     }
   };
-  check_labels(in_.label, rows_, "label");
+  auto check_labels = [&](const double* y, std::size_t n, const char* what) {
+    for (std::size_t i = 0; i < n; ++i) check_labels_at(y, i, what);
+  };
+  // Blocks checked in parallel; the first failing block is re-checked in order, so the error
+  // names the first bad row, as a sequential check would.
+  auto check_all = [&](const double* y, std::size_t n, const char* what) {
+    const std::size_t blocks = NumBlocks(n, kBlock);
+    std::vector<std::uint8_t> bad(blocks, 0);
+    team_.Run(blocks, [&](std::size_t b) {
+      const std::size_t r0 = b * kBlock, r1 = std::min(n, r0 + kBlock);
+      try {
+        check_labels(y + r0, r1 - r0, what);
+      } catch (const Error&) {
+        bad[b] = 1;
+      }
+    });
+    for (std::size_t b = 0; b < blocks; ++b) {
+      if (!bad[b]) continue;
+      for (std::size_t r = b * kBlock; r < std::min(n, (b + 1) * kBlock); ++r) check_labels_at(y, r, what);
+    }
+  };
+  check_all(in_.label, rows_, "label");
   if (in_.valid_x.rows > 0) {
     ValidateMatrix(in_.valid_x);
     if (in_.valid_x.cols != cols_) throw InputError("the validation set has a different number of columns");
     if (!in_.valid_label) throw InputError("validation labels are required");
     valid_rows_ = in_.valid_x.rows;
-    check_labels(in_.valid_label, valid_rows_, "validation label");
+    check_all(in_.valid_label, valid_rows_, "validation label");
   }
   if (p_.objective == Objective::kBinary || p_.objective == Objective::kMulticlass) {
-    std::vector<std::size_t> counts(static_cast<std::size_t>(std::max(k_, 2)), 0);
-    for (std::size_t i = 0; i < rows_; ++i) counts[static_cast<std::size_t>(in_.label[i])]++;
+    const std::size_t nk = static_cast<std::size_t>(std::max(k_, 2));
+    const std::size_t blocks = NumBlocks(rows_, kBlock);
+    std::vector<std::size_t> block_counts(blocks * nk, 0), counts(nk, 0);
+    team_.Run(blocks, [&](std::size_t b) {
+      for (std::size_t i = b * kBlock; i < std::min(rows_, (b + 1) * kBlock); ++i) block_counts[b * nk + static_cast<std::size_t>(in_.label[i])]++;
+    });
+    for (std::size_t b = 0; b < blocks; ++b)
+      for (std::size_t c = 0; c < nk; ++c) counts[c] += block_counts[b * nk + c];
     const auto present = std::count_if(counts.begin(), counts.end(), [](std::size_t c) { return c > 0; });
     if (present < 2) throw InputError("the labels hold a single class; a classifier needs at least two");
   }
@@ -409,15 +434,20 @@ void Trainer::PrepareBins() {
 }
 
 void Trainer::InitScores() {
-  weight_.assign(rows_, 1.0);
-  if (p_.objective == Objective::kBinary || p_.objective == Objective::kMulticlass) {
-    for (std::size_t i = 0; i < rows_; ++i) {
-      const std::size_t c = static_cast<std::size_t>(in_.label[i]);
-      double w = p_.class_weight.empty() ? 1.0 : p_.class_weight[c];
-      if (p_.objective == Objective::kBinary && c == 1) w *= p_.scale_pos_weight;
+  weight_.resize(rows_);
+  const bool classes = p_.objective == Objective::kBinary || p_.objective == Objective::kMulticlass;
+  team_.Run(NumBlocks(rows_, kBlock), [&](std::size_t b) {
+    const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
+    for (std::size_t i = r0; i < r1; ++i) {
+      double w = 1.0;
+      if (classes) {
+        const std::size_t c = static_cast<std::size_t>(in_.label[i]);
+        w = p_.class_weight.empty() ? 1.0 : p_.class_weight[c];
+        if (p_.objective == Objective::kBinary && c == 1) w *= p_.scale_pos_weight;
+      }
       weight_[i] = w;
     }
-  }
+  });
   std::vector<double> base(static_cast<std::size_t>(k_), 0.0);
   if (p_.objective == Objective::kBinary) {
     double pos = 0, tot = 0;

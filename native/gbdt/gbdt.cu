@@ -296,6 +296,64 @@ HistogramKernel(const std::uint8_t* __restrict__ bins, int cols, const std::uint
   }
 }
 
+// As HistogramKernel with 32-bit halves, but a warp takes one row at a time and its lanes take the
+// features (lane f: feature f0 + f, f0 + f + 32, ...): the atomics of one instruction hit different
+// features, so rows crowding into the same bins (deep leaves, split features) do not serialise.
+// Row ids and packed gradients are loaded 32 at a time and broadcast by shuffles.
+__global__ void __launch_bounds__(kHistThreads)
+HistogramLaneKernel(const std::uint8_t* __restrict__ bins, int cols, const std::uint32_t* __restrict__ idx,
+                    std::size_t begin, std::size_t count, const unsigned long long* __restrict__ split_nl,
+                    const std::int64_t* __restrict__ gh, int f0, int nf, std::int64_t* __restrict__ partials) {
+  extern __shared__ unsigned long long smem64[];
+  unsigned* smem = reinterpret_cast<unsigned*>(smem64);
+  int* sg = reinterpret_cast<int*>(smem);
+  unsigned* sh = smem + nf * kSlots;
+  if (split_nl) {
+    const std::size_t nl = static_cast<std::size_t>(*split_nl);
+    if (nl <= count - nl) {
+      count = nl;
+    } else {
+      begin += nl;
+      count -= nl;
+    }
+  }
+  for (int i = threadIdx.x; i < 2 * nf * kSlots; i += blockDim.x) smem[i] = 0;
+  __syncthreads();
+  const int lane = threadIdx.x & 31;
+  const std::size_t warp = (static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  const std::size_t warps = (static_cast<std::size_t>(gridDim.x) * blockDim.x) >> 5;
+  // Chunks of 32 consecutive positions, dealt to warps round-robin.
+  for (std::size_t c0 = warp * 32; c0 < count; c0 += warps * 32) {
+    const std::size_t i = c0 + lane;
+    std::uint32_t my_r = 0;
+    std::int64_t my_p = 0;
+    if (i < count) {
+      my_r = idx[begin + i];
+      my_p = gh[my_r];
+    }
+    const int n = static_cast<int>(min(static_cast<std::size_t>(32), count - c0));
+    const int my_g = static_cast<int>(my_p >> 32);
+    const unsigned my_h = static_cast<unsigned>(my_p);
+    for (int j = 0; j < n; ++j) {
+      const std::uint32_t r = __shfl_sync(0xffffffffu, my_r, j);
+      const int g = __shfl_sync(0xffffffffu, my_g, j);
+      const unsigned h = __shfl_sync(0xffffffffu, my_h, j);
+      const std::uint8_t* row = bins + static_cast<std::size_t>(r) * cols + f0;
+      for (int f = lane; f < nf; f += 32) {
+        const int at = f * kSlots + __ldg(row + f);
+        atomicAdd(sg + at, g);
+        atomicAdd(sh + at, h);
+      }
+    }
+  }
+  __syncthreads();
+  const std::size_t slots = static_cast<std::size_t>(cols) * kSlots;
+  std::int64_t* out = partials + blockIdx.x * slots + static_cast<std::size_t>(f0) * kSlots;
+  for (int i = threadIdx.x; i < nf * kSlots; i += blockDim.x) {
+    out[i] = static_cast<std::int64_t>(sg[i]) * 4294967296LL + static_cast<std::int64_t>(sh[i]);
+  }
+}
+
 // hist[slot] = sum over blocks of partials[block][slot] (integers: any order gives the same sum).
 __global__ void ReduceHistogramKernel(const std::int64_t* __restrict__ partials, int blocks, std::size_t slots,
                                       std::int64_t* __restrict__ hist) {
@@ -532,6 +590,7 @@ class CudaBackend final : public DeviceBackend {
       Check(cudaFuncSetAttribute(HistogramKernel<false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "attribute");
       Check(cudaFuncSetAttribute(HistogramKernel<true, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "attribute");
       Check(cudaFuncSetAttribute(HistogramKernel<false, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "attribute");
+      Check(cudaFuncSetAttribute(HistogramLaneKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "attribute");
       int per_sm = 0;
       Check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, HistogramKernel<true, true>, kHistThreads, smem), "occupancy");
       hist_blocks_ = std::max(1, per_sm) * sms_;
@@ -762,12 +821,17 @@ class CudaBackend final : public DeviceBackend {
       auto launch = [&](auto kernel) {
         kernel<<<blocks, kHistThreads, smem, stream_>>>(bins_row_, cols, idx_, begin, count, split_nl, gh_, f0, nf, partials_);
       };
-      if (hist32_) {
-        if (words) launch(HistogramKernel<true, false>);
-        else launch(HistogramKernel<false, false>);
-      } else {
-        if (words) launch(HistogramKernel<true, true>);
-        else launch(HistogramKernel<false, true>);
+      switch (hist_kind_) {
+        case 1:  // thread per row, 32-bit halves
+          if (words) launch(HistogramKernel<true, false>);
+          else launch(HistogramKernel<false, false>);
+          break;
+        case 2:  // thread per row, packed 64-bit atomics
+          if (words) launch(HistogramKernel<true, true>);
+          else launch(HistogramKernel<false, true>);
+          break;
+        default:  // lane per feature
+          launch(HistogramLaneKernel);
       }
       CheckLaunch("histogram");
     }
@@ -884,7 +948,9 @@ class CudaBackend final : public DeviceBackend {
   std::int64_t* hist_ = nullptr;      // cols * 256 packed sums, then the last split's left count
   std::int64_t* partials_ = nullptr;  // hist_blocks_ x cols * 256
   double* scores_snap_ = nullptr;     // multiclass: the scores the iteration's gradients came from
-  const bool hist32_ = std::getenv("KILN_CUDA_HIST32") != nullptr;
+  // Histogram kernel: 0 lane per feature (default), 1 / 2 thread per row with 32-bit halves /
+  // 64-bit atomics (KILN_CUDA_HIST=1|2, for measurements).
+  const int hist_kind_ = std::getenv("KILN_CUDA_HIST") ? std::atoi(std::getenv("KILN_CUDA_HIST")) : 0;
   unsigned long long* small_ = nullptr;
   std::int64_t* h_hist_ = nullptr;
   unsigned long long* h_small_ = nullptr;
