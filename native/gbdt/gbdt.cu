@@ -39,7 +39,7 @@ constexpr int kHistThreads = 512;
 // Features per histogram block (shared memory: 2 KiB per feature).
 constexpr int kHistFeatures = 48;
 // Rows per histogram block (up to the resident block count).
-constexpr std::size_t kHistRowsPerBlock = 4096;
+constexpr std::size_t kHistRowsPerBlock = 1024;
 constexpr int kTileThreads = 256;
 constexpr int kTileItems = 8;
 constexpr int kTile = kTileThreads * kTileItems;
@@ -236,6 +236,22 @@ __global__ void MarkBagKernel(std::size_t n, const std::uint32_t* __restrict__ b
   if (i < n) in_bag[bag[i]] = 1;
 }
 
+// The histogram's actual range ([begin, begin + count), or the smaller side of it split at
+// *split_nl) and the blocks that work on it: one per kHistRowsPerBlock rows, at most the grid.
+__device__ __forceinline__ unsigned HistRange(const unsigned long long* split_nl, std::size_t* begin, std::size_t* count) {
+  if (split_nl) {
+    const std::size_t nl = static_cast<std::size_t>(*split_nl);
+    if (nl <= *count - nl) {
+      *count = nl;
+    } else {
+      *begin += nl;
+      *count -= nl;
+    }
+  }
+  const std::size_t want = (*count + kHistRowsPerBlock - 1) / kHistRowsPerBlock;
+  return static_cast<unsigned>(min(want, static_cast<std::size_t>(gridDim.x)));
+}
+
 // Partial histograms of features [f0, f0 + nf) over positions [begin, begin + count) (or the
 // smaller side of that range split at *split_nl), one per block, into partials[block][slot] as
 // packed g * 2^32 + h. Shared-memory privatised: k64 adds the packed value with one 64-bit atomic
@@ -249,18 +265,11 @@ HistogramKernel(const std::uint8_t* __restrict__ bins, int cols, const std::uint
   unsigned* smem = reinterpret_cast<unsigned*>(smem64);
   int* sg = reinterpret_cast<int*>(smem);
   unsigned* sh = smem + nf * kSlots;
-  if (split_nl) {  // the smaller side of a just-partitioned range
-    const std::size_t nl = static_cast<std::size_t>(*split_nl);
-    if (nl <= count - nl) {
-      count = nl;
-    } else {
-      begin += nl;
-      count -= nl;
-    }
-  }
+  const unsigned used = HistRange(split_nl, &begin, &count);
+  if (blockIdx.x >= used) return;
   for (int i = threadIdx.x; i < 2 * nf * kSlots; i += blockDim.x) smem[i] = 0;
   __syncthreads();
-  const std::size_t step = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  const std::size_t step = static_cast<std::size_t>(used) * blockDim.x;
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
     const std::uint32_t r = idx[begin + i];
     const std::int64_t p = gh[r];
@@ -308,20 +317,13 @@ HistogramLaneKernel(const std::uint8_t* __restrict__ bins, int cols, const std::
   unsigned* smem = reinterpret_cast<unsigned*>(smem64);
   int* sg = reinterpret_cast<int*>(smem);
   unsigned* sh = smem + nf * kSlots;
-  if (split_nl) {
-    const std::size_t nl = static_cast<std::size_t>(*split_nl);
-    if (nl <= count - nl) {
-      count = nl;
-    } else {
-      begin += nl;
-      count -= nl;
-    }
-  }
+  const unsigned used = HistRange(split_nl, &begin, &count);
+  if (blockIdx.x >= used) return;
   for (int i = threadIdx.x; i < 2 * nf * kSlots; i += blockDim.x) smem[i] = 0;
   __syncthreads();
   const int lane = threadIdx.x & 31;
   const std::size_t warp = (static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
-  const std::size_t warps = (static_cast<std::size_t>(gridDim.x) * blockDim.x) >> 5;
+  const std::size_t warps = (static_cast<std::size_t>(used) * blockDim.x) >> 5;
   // Chunks of 32 consecutive positions, dealt to warps round-robin.
   for (std::size_t c0 = warp * 32; c0 < count; c0 += warps * 32) {
     const std::size_t i = c0 + lane;
@@ -354,14 +356,22 @@ HistogramLaneKernel(const std::uint8_t* __restrict__ bins, int cols, const std::
   }
 }
 
-// hist[slot] = sum over blocks of partials[block][slot] (integers: any order gives the same sum).
-__global__ void ReduceHistogramKernel(const std::int64_t* __restrict__ partials, int blocks, std::size_t slots,
-                                      std::int64_t* __restrict__ hist) {
+// hist[slot] += sum over blocks of partials[block][slot] (integers: any order gives the same sum).
+// blocks: the histogram kernel's grid; the blocks that worked are found as it found them.
+__global__ void ReduceHistogramKernel(const std::int64_t* __restrict__ partials, unsigned blocks, std::size_t begin,
+                                      std::size_t count, const unsigned long long* __restrict__ split_nl,
+                                      std::size_t slots, std::int64_t* __restrict__ hist) {
   const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= slots) return;
+  if (split_nl) {
+    const std::size_t nl = static_cast<std::size_t>(*split_nl);
+    count = nl <= count - nl ? nl : count - nl;
+  }
+  const unsigned used = static_cast<unsigned>(min((count + kHistRowsPerBlock - 1) / kHistRowsPerBlock, static_cast<std::size_t>(blocks)));
+  // gridDim.y groups of blocks in parallel (hist zeroed before): many loads in flight.
   std::int64_t v = 0;
-  for (int b = 0; b < blocks; ++b) v += partials[static_cast<std::size_t>(b) * slots + i];
-  hist[i] = v;
+  for (unsigned b = blockIdx.y; b < used; b += gridDim.y) v += partials[static_cast<std::size_t>(b) * slots + i];
+  if (v != 0) atomicAdd(reinterpret_cast<unsigned long long*>(hist + i), static_cast<unsigned long long>(v));
 }
 
 // Left counts of each tile of positions [begin, begin + count).
@@ -822,20 +832,23 @@ class CudaBackend final : public DeviceBackend {
         kernel<<<blocks, kHistThreads, smem, stream_>>>(bins_row_, cols, idx_, begin, count, split_nl, gh_, f0, nf, partials_);
       };
       switch (hist_kind_) {
-        case 1:  // thread per row, 32-bit halves
-          if (words) launch(HistogramKernel<true, false>);
-          else launch(HistogramKernel<false, false>);
-          break;
         case 2:  // thread per row, packed 64-bit atomics
           if (words) launch(HistogramKernel<true, true>);
           else launch(HistogramKernel<false, true>);
           break;
-        default:  // lane per feature
+        case 3:  // lane per feature
           launch(HistogramLaneKernel);
+          break;
+        default:  // thread per row, 32-bit halves
+          if (words) launch(HistogramKernel<true, false>);
+          else launch(HistogramKernel<false, false>);
       }
       CheckLaunch("histogram");
     }
-    ReduceHistogramKernel<<<Blocks(slots, 256), 256, 0, stream_>>>(partials_, blocks, slots, hist_);
+    Check(cudaMemsetAsync(hist_, 0, slots * sizeof(std::int64_t), stream_), "memset");
+    const dim3 grid(Blocks(slots, 256), static_cast<unsigned>(std::min(blocks, 16)));
+    ReduceHistogramKernel<<<grid, 256, 0, stream_>>>(partials_, static_cast<unsigned>(blocks), begin, count, split_nl, slots,
+                                                     hist_);
     CheckLaunch("histogram reduce");
   }
 
@@ -948,8 +961,8 @@ class CudaBackend final : public DeviceBackend {
   std::int64_t* hist_ = nullptr;      // cols * 256 packed sums, then the last split's left count
   std::int64_t* partials_ = nullptr;  // hist_blocks_ x cols * 256
   double* scores_snap_ = nullptr;     // multiclass: the scores the iteration's gradients came from
-  // Histogram kernel: 0 lane per feature (default), 1 / 2 thread per row with 32-bit halves /
-  // 64-bit atomics (KILN_CUDA_HIST=1|2, for measurements).
+  // Histogram kernel (KILN_CUDA_HIST, for measurements): default thread per row with 32-bit halves,
+  // 2 thread per row with packed 64-bit atomics, 3 lane per feature.
   const int hist_kind_ = std::getenv("KILN_CUDA_HIST") ? std::atoi(std::getenv("KILN_CUDA_HIST")) : 0;
   unsigned long long* small_ = nullptr;
   std::int64_t* h_hist_ = nullptr;
