@@ -39,6 +39,8 @@ constexpr std::size_t kPrefetchAhead = 24;
 constexpr std::size_t kParallelSplitRows = 2048;
 // Leaves holding at least rows / kDenseLeafDivisor rows build their histograms column-wise.
 constexpr std::size_t kDenseLeafDivisor = 1;
+// Threads of the host split search when a device runs the row-heavy steps.
+constexpr int kDeviceSplitThreads = 16;
 // One-vs-rest categorical splits up to this many categories, sorted-prefix sets above.
 constexpr int kMaxCatToOneHot = 4;
 
@@ -269,6 +271,8 @@ class Trainer {
   // Set when the row-heavy steps run on a device (p_.device != kCpu); the host then keeps no
   // training scores, gradients or row order of its own.
   std::unique_ptr<DeviceBackend> dev_;
+  // Device runs: a smaller team for the host split search (fewer threads to wake per split).
+  std::unique_ptr<ThreadTeam> split_team_;
   std::vector<double> sample_scores_, sample_labels_;
   std::vector<std::uint32_t> cand_g_, cand_h_;
   std::vector<double> cand_scores_;
@@ -939,7 +943,7 @@ void Trainer::FindBestSplits(LeafState* const* leaves, const std::int64_t* const
   };
   const std::size_t blocks = static_cast<std::size_t>(count) * cols_;
   if (rows >= kParallelSplitRows) {
-    team_.Run(blocks, one);
+    (split_team_ ? *split_team_ : team_).Run(blocks, one);
   } else {
     for (std::size_t b = 0; b < blocks; ++b) one(b);
   }
@@ -1334,6 +1338,9 @@ void Trainer::StartDevice() {
   setup.weight = unit_weights ? nullptr : weight_.data();
   setup.base_score = result_.forest.base_score.data();
   dev_ = cuda_impl::MakeTrainBackend(setup);
+  const char* st = std::getenv("KILN_GBDT_SPLIT_THREADS");
+  const int split_threads = std::min(team_.size(), st ? std::max(1, std::atoi(st)) : kDeviceSplitThreads);
+  if (split_threads < team_.size()) split_team_ = std::make_unique<ThreadTeam>(split_threads);
   // The device holds the training copies now; the host keeps what validation and bagging need.
   std::vector<std::uint8_t>().swap(bins_col_);
   std::vector<double>().swap(scores_);

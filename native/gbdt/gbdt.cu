@@ -22,6 +22,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gbdt/device_backend.h"
@@ -356,7 +357,8 @@ HistogramLaneKernel(const std::uint8_t* __restrict__ bins, int cols, const std::
   }
 }
 
-// hist[slot] += sum over blocks of partials[block][slot] (integers: any order gives the same sum).
+// hist[slot] = sum over blocks of partials[block][slot] (integers: any order gives the same sum);
+// hist may be host memory mapped into the device.
 // blocks: the histogram kernel's grid; the blocks that worked are found as it found them.
 __global__ void ReduceHistogramKernel(const std::int64_t* __restrict__ partials, unsigned blocks, std::size_t begin,
                                       std::size_t count, const unsigned long long* __restrict__ split_nl,
@@ -368,10 +370,15 @@ __global__ void ReduceHistogramKernel(const std::int64_t* __restrict__ partials,
     count = nl <= count - nl ? nl : count - nl;
   }
   const unsigned used = static_cast<unsigned>(min((count + kHistRowsPerBlock - 1) / kHistRowsPerBlock, static_cast<std::size_t>(blocks)));
-  // gridDim.y groups of blocks in parallel (hist zeroed before): many loads in flight.
-  std::int64_t v = 0;
-  for (unsigned b = blockIdx.y; b < used; b += gridDim.y) v += partials[static_cast<std::size_t>(b) * slots + i];
-  if (v != 0) atomicAdd(reinterpret_cast<unsigned long long*>(hist + i), static_cast<unsigned long long>(v));
+  // Four independent sums keep several loads in flight.
+  std::int64_t v[4] = {0, 0, 0, 0};
+  unsigned b = 0;
+  for (; b + 4 <= used; b += 4) {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) v[q] += partials[static_cast<std::size_t>(b + q) * slots + i];
+  }
+  for (; b < used; ++b) v[0] += partials[static_cast<std::size_t>(b) * slots + i];
+  hist[i] = (v[0] + v[1]) + (v[2] + v[3]);
 }
 
 // Left counts of each tile of positions [begin, begin + count).
@@ -401,7 +408,7 @@ PartitionCountKernel(const std::uint8_t* __restrict__ col, const std::uint32_t* 
 
 // Exclusive scan of the tile counts in place; total left count into *total.
 __global__ void __launch_bounds__(kScanThreads)
-ScanTilesKernel(std::uint32_t* tile_left, int tiles, unsigned long long* total) {
+ScanTilesKernel(std::uint32_t* tile_left, int tiles, unsigned long long* total, unsigned long long* total_host) {
   using Scan = cub::BlockScan<unsigned long long, kScanThreads>;
   __shared__ typename Scan::TempStorage temp;
   __shared__ unsigned long long carry;
@@ -417,7 +424,10 @@ ScanTilesKernel(std::uint32_t* tile_left, int tiles, unsigned long long* total) 
     if (threadIdx.x == 0) carry += agg;
     __syncthreads();
   }
-  if (threadIdx.x == 0) *total = carry;
+  if (threadIdx.x == 0) {
+    *total = carry;
+    *total_host = carry;
+  }
 }
 
 // Stable scatter: left rows to [0, nl), right rows to [nl, count) of out (relative to begin).
@@ -569,7 +579,9 @@ class CudaBackend final : public DeviceBackend {
       small_ = DeviceAlloc<unsigned long long>(4, "scalars");
       cand_ = DeviceAlloc<std::uint32_t>(2 * kMaxCandidates + 2, "candidates");
       base_ = DeviceAlloc<double>(kk, "base score");
-      Check(cudaMallocHost(&h_hist_, (cols * kSlots + 1) * sizeof(std::int64_t)), "cudaMallocHost");
+      // Mapped: the reduction kernel writes the histogram straight into host memory (no copy call).
+      Check(cudaHostAlloc(&h_hist_, (cols * kSlots + 1) * sizeof(std::int64_t), cudaHostAllocMapped), "cudaHostAlloc");
+      Check(cudaHostGetDevicePointer(reinterpret_cast<void**>(&d_hist_mapped_), h_hist_, 0), "cudaHostGetDevicePointer");
       for (cudaEvent_t* e : {&ev_[0], &ev_[1], &ev_[2], &ev_[3]}) Check(cudaEventCreate(e), "cudaEventCreate");
       Check(cudaMallocHost(&h_small_, 4 * sizeof(unsigned long long)), "cudaMallocHost");
       Check(cudaMallocHost(&h_cand_, (2 * kMaxCandidates + 2) * sizeof(std::uint32_t)), "cudaMallocHost");
@@ -720,7 +732,8 @@ class CudaBackend final : public DeviceBackend {
       const unsigned tiles = Blocks(count, kTile);
       PartitionCountKernel<<<tiles, kTileThreads, 0, stream_>>>(col, idx_, begin, count, lob, tiles_);
       CheckLaunch("partition count");
-      ScanTilesKernel<<<1, kScanThreads, 0, stream_>>>(tiles_, static_cast<int>(tiles), nl);
+      ScanTilesKernel<<<1, kScanThreads, 0, stream_>>>(tiles_, static_cast<int>(tiles), nl,
+                                                       reinterpret_cast<unsigned long long*>(d_hist_mapped_ + slots));
       CheckLaunch("partition scan");
       PartitionScatterKernel<<<tiles, kTileThreads, 0, stream_>>>(col, idx_, begin, count, lob, tiles_, nl, scratch_);
       CheckLaunch("partition scatter");
@@ -728,6 +741,7 @@ class CudaBackend final : public DeviceBackend {
             "partition copy");
     } else {
       Check(cudaMemsetAsync(nl, 0, sizeof(unsigned long long), stream_), "memset");
+      h_hist_[slots] = 0;
     }
     if (profile_) Check(cudaEventRecord(ev_[1], stream_), "event");
     LaunchHistogram(begin, count, count / 2, nl);
@@ -818,7 +832,7 @@ class CudaBackend final : public DeviceBackend {
   void LaunchHistogram(std::size_t begin, std::size_t count, std::size_t max_rows, const unsigned long long* split_nl) {
     const std::size_t slots = s_.cols * kSlots;
     if (max_rows == 0) {
-      Check(cudaMemsetAsync(hist_, 0, slots * sizeof(std::int64_t), stream_), "memset");
+      std::memset(h_hist_, 0, slots * sizeof(std::int64_t));  // the stream is idle between calls
       return;
     }
     const int cols = static_cast<int>(s_.cols);
@@ -845,18 +859,15 @@ class CudaBackend final : public DeviceBackend {
       }
       CheckLaunch("histogram");
     }
-    Check(cudaMemsetAsync(hist_, 0, slots * sizeof(std::int64_t), stream_), "memset");
-    const dim3 grid(Blocks(slots, 256), static_cast<unsigned>(std::min(blocks, 16)));
-    ReduceHistogramKernel<<<grid, 256, 0, stream_>>>(partials_, static_cast<unsigned>(blocks), begin, count, split_nl, slots,
-                                                     hist_);
+    ReduceHistogramKernel<<<Blocks(slots, 128), 128, 0, stream_>>>(partials_, static_cast<unsigned>(blocks), begin, count,
+                                                                    split_nl, slots, d_hist_mapped_);
     CheckLaunch("histogram reduce");
   }
 
-  // Copies the packed histogram (and the split's left count) back into hist.
-  void DownloadHistogram(std::int64_t* hist, bool with_left_count = false) {
+  // Waits for the packed histogram (written by the device into mapped host memory, with the
+  // split's left count after it) and copies it into hist.
+  void DownloadHistogram(std::int64_t* hist, bool = false) {
     const std::size_t slots = s_.cols * kSlots;
-    Check(cudaMemcpyAsync(h_hist_, hist_, (slots + (with_left_count ? 1 : 0)) * sizeof(std::int64_t), cudaMemcpyDeviceToHost,
-                          stream_), "download");
     Check(cudaStreamSynchronize(stream_), "histogram");
     std::memcpy(hist, h_hist_, slots * sizeof(std::int64_t));
   }
@@ -901,11 +912,55 @@ class CudaBackend final : public DeviceBackend {
     hist_ = partials_ = nullptr;
     scores_snap_ = nullptr;
     small_ = nullptr;
-    h_hist_ = nullptr;
+    h_hist_ = d_hist_mapped_ = nullptr;
     h_small_ = nullptr;
     h_cand_ = nullptr;
     h_staging_ = nullptr;
     stream_ = nullptr;
+  }
+
+  // Host-to-device copy of a large pageable buffer: chunks copied by host threads into two pinned
+  // buffers, each sent by DMA while the other fills.
+  void UploadLarge(void* dst, const void* src, std::size_t bytes) {
+    constexpr std::size_t kChunk = 32u << 20;
+    if (bytes < 4 * kChunk) {
+      Check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "upload");
+      return;
+    }
+    std::uint8_t* pinned[2] = {nullptr, nullptr};
+    cudaEvent_t sent[2] = {nullptr, nullptr};
+    auto cleanup = [&]() {
+      for (int i = 0; i < 2; ++i) {
+        if (sent[i]) cudaEventSynchronize(sent[i]), cudaEventDestroy(sent[i]);
+        if (pinned[i]) cudaFreeHost(pinned[i]);
+      }
+    };
+    try {
+      for (int i = 0; i < 2; ++i) {
+        Check(cudaMallocHost(&pinned[i], kChunk), "cudaMallocHost");
+        Check(cudaEventCreateWithFlags(&sent[i], cudaEventDisableTiming), "cudaEventCreate");
+      }
+      const unsigned threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+      const std::size_t chunks = (bytes + kChunk - 1) / kChunk;
+      for (std::size_t c = 0; c < chunks; ++c) {
+        const int b = static_cast<int>(c & 1);
+        const std::size_t off = c * kChunk, n = std::min(kChunk, bytes - off);
+        Check(cudaEventSynchronize(sent[b]), "upload");  // this buffer's previous DMA is done
+        std::vector<std::thread> copiers;
+        const std::size_t part = (n + threads - 1) / threads;
+        for (unsigned t = 0; t < threads; ++t) {
+          const std::size_t p0 = std::min(n, t * part), p1 = std::min(n, p0 + part);
+          if (p1 > p0) copiers.emplace_back([&, p0, p1] { std::memcpy(pinned[b] + p0, static_cast<const std::uint8_t*>(src) + off + p0, p1 - p0); });
+        }
+        for (std::thread& t : copiers) t.join();
+        Check(cudaMemcpyAsync(static_cast<std::uint8_t*>(dst) + off, pinned[b], n, cudaMemcpyHostToDevice, stream_), "upload");
+        Check(cudaEventRecord(sent[b], stream_), "upload");
+      }
+    } catch (...) {
+      cleanup();
+      throw;
+    }
+    cleanup();
   }
 
   // Bins the raw training matrix on the device into bins_col_ (numeric features).
@@ -918,7 +973,7 @@ class CudaBackend final : public DeviceBackend {
       Check(cudaMalloc(&x, std::max<std::size_t>(m.rows * m.cols, 1) * esize), "raw matrix");
       thr = DeviceAlloc<double>(mapper.thresholds.size(), "bin thresholds");
       off = DeviceAlloc<int>(mapper.offsets.size(), "bin offsets");
-      Check(cudaMemcpyAsync(x, m.data, m.rows * m.cols * esize, cudaMemcpyHostToDevice, stream_), "upload");
+      UploadLarge(x, m.data, m.rows * m.cols * esize);
       Check(cudaMemcpyAsync(thr, mapper.thresholds.data(), mapper.thresholds.size() * sizeof(double), cudaMemcpyHostToDevice,
                             stream_), "upload");
       Check(cudaMemcpyAsync(off, mapper.offsets.data(), mapper.offsets.size() * sizeof(int), cudaMemcpyHostToDevice, stream_),
@@ -965,7 +1020,8 @@ class CudaBackend final : public DeviceBackend {
   // 2 thread per row with packed 64-bit atomics, 3 lane per feature.
   const int hist_kind_ = std::getenv("KILN_CUDA_HIST") ? std::atoi(std::getenv("KILN_CUDA_HIST")) : 0;
   unsigned long long* small_ = nullptr;
-  std::int64_t* h_hist_ = nullptr;
+  std::int64_t* h_hist_ = nullptr;         // mapped pinned host memory: cols * 256 + 1
+  std::int64_t* d_hist_mapped_ = nullptr;  // the device's address of h_hist_
   unsigned long long* h_small_ = nullptr;
   std::uint32_t* h_cand_ = nullptr;
   std::uint8_t* h_staging_ = nullptr;
