@@ -66,6 +66,11 @@ bool ProfileEnabled() {
   static const bool on = std::getenv("KILN_GBDT_PROFILE") != nullptr;
   return on;
 }
+// KILN_GBDT_DEBUG: per-tree gradient maxima on stderr (CPU / device parity diagnostics).
+bool DebugEnabled() {
+  static const bool on = std::getenv("KILN_GBDT_DEBUG") != nullptr;
+  return on;
+}
 // CPU seconds of the calling (training) thread: robust to other processes on a busy machine.
 double ThreadCpuSeconds() {
   timespec ts;
@@ -583,7 +588,7 @@ void Trainer::Quantize(int tree_index, int k) {
   double gmax = 0, hmax = 0;
   if (dev_) {
     dev_->GradientMax(k, &gmax, &hmax, &cand_g_, &cand_h_);
-    if (std::getenv("KILN_GBDT_DEBUG")) std::fprintf(stderr, "kiln gbdt device maxima %.17g %.17g\n", gmax, hmax);
+    if (DebugEnabled()) std::fprintf(stderr, "kiln gbdt device maxima %.17g %.17g\n", gmax, hmax);
     if (p_.objective == Objective::kBinary || p_.objective == Objective::kMulticlass) {
       // exp-based gradients: recompute the candidate maxima with this libm, as the CPU path does.
       for (int pass = 0; pass < 2; ++pass) {
@@ -618,8 +623,7 @@ void Trainer::Quantize(int tree_index, int k) {
   const double n = static_cast<double>(std::max<std::size_t>(rows_, 1));
   const double qg = std::max(1.0, std::min(16777216.0, std::floor(2147483647.0 / n)));
   const double qh = std::max(1.0, std::min(16777216.0, std::floor((kTwo32 - 1) / n)));
-  static const bool debug = std::getenv("KILN_GBDT_DEBUG") != nullptr;
-  if (debug) {
+  if (DebugEnabled()) {
     std::fprintf(stderr, "kiln gbdt tree %d class %d: gmax %.17g hmax %.17g (candidates %zu, %zu)\n", tree_index, k, gmax, hmax,
                  cand_g_.size(), cand_h_.size());
   }
