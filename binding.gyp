@@ -1,5 +1,9 @@
 # kiln native addon -> build/Release/kiln.node
-#   kiln_cuda%  0|1, defaults to env KILN_CUDA (only sets KILN_WITH_CUDA for now; no .cu files yet)
+#   kiln_cuda%  0|1, defaults to env KILN_CUDA. 1: native/gbdt/*.cu are compiled by nvcc (sm_90 code
+#               plus compute_90 PTX, -fmad=false so device arithmetic rounds like the CPU's) and
+#               linked with the static CUDA runtime; 0: native/gbdt/cuda_stub.cc (E_NO_GPU).
+#   kiln_nvcc%  the nvcc to use (env KILN_NVCC, default nvcc on PATH); kiln_cuda_home% the toolkit
+#               root holding lib64/libcudart_static.a (env CUDA_HOME, default /usr/local/cuda).
 #   kiln_avx2   a static library holding the one translation unit built with -mavx2 -mfma (x64 only);
 #               everything else is portable and dispatches at run time (native/common/simd.cc).
 #   common.gypi (project root) is picked up automatically by node-gyp's configure step.
@@ -7,6 +11,8 @@
   'variables': {
     'kiln_cuda%': '<!(node -p "process.env.KILN_CUDA === \'1\' ? 1 : 0")',
     'kiln_version%': '<!(node -p "require(\'./package.json\').version")',
+    'kiln_nvcc%': '<!(node -p "process.env.KILN_NVCC || \'nvcc\'")',
+    'kiln_cuda_home%': '<!(node -p "process.env.CUDA_HOME || process.env.CUDA_PATH || \'/usr/local/cuda\'")',
   },
   'conditions': [
     [ 'target_arch=="x64"', {
@@ -52,7 +58,31 @@
         'KILN_VERSION="<(kiln_version)"',
       ],
       'conditions': [
-        [ 'kiln_cuda==1', { 'defines': [ 'KILN_WITH_CUDA=1' ] }, { 'defines': [ 'KILN_WITH_CUDA=0' ] } ],
+        [ 'kiln_cuda==1', {
+          'defines': [ 'KILN_WITH_CUDA=1' ],
+          'sources': [ 'native/gbdt/gbdt.cu', 'native/gbdt/predict.cu' ],
+          'rules': [
+            {
+              'rule_name': 'nvcc',
+              'extension': 'cu',
+              'inputs': [ 'native/gbdt/device_backend.h', 'native/include/kiln/gpu.h', 'native/include/kiln/gbdt.h' ],
+              'outputs': [ '<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).cu.o' ],
+              'action': [
+                '<(kiln_nvcc)', '-std=c++17', '-O3', '-fmad=false',
+                '-gencode', 'arch=compute_90,code=sm_90', '-gencode', 'arch=compute_90,code=compute_90',
+                '-Xcompiler', '-fPIC', '-Xcompiler', '-fvisibility=hidden',
+                '-Inative/include', '-Inative', '-DKILN_WITH_CUDA=1',
+                '-c', '<(RULE_INPUT_PATH)', '-o', '<@(_outputs)',
+              ],
+              'message': 'NVCC <(RULE_INPUT_PATH)',
+              'process_outputs_as_sources': 1,
+            },
+          ],
+          'libraries': [ '-L<(kiln_cuda_home)/lib64', '-lcudart_static', '-lrt' ],
+        }, {
+          'defines': [ 'KILN_WITH_CUDA=0' ],
+          'sources': [ 'native/gbdt/cuda_stub.cc' ],
+        } ],
         [ 'target_arch=="x64"', {
           'dependencies': [ 'kiln_avx2' ],
           'defines': [ 'KILN_HAVE_AVX2_TU=1' ],

@@ -95,6 +95,8 @@ export interface NativeInfo {
   simdLevel: 'avx2' | 'scalar';
   cudaCompiled: boolean;
   hardwareConcurrency: number;
+  /** CUDA devices usable by this addon (always empty in a build without CUDA). */
+  gpus: { name: string; memoryBytes: number; computeCapability: string }[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,10 +210,10 @@ export function rawAddon(): NativeAddon {
   return loadAddon();
 }
 
-/** Version, SIMD level, CUDA build flag and hardware concurrency of the addon. */
+/** Version, SIMD level, CUDA build flag, GPUs and hardware concurrency of the addon. */
 export function nativeInfo(): NativeInfo {
   const info: RawNativeInfo = loadAddon().nativeInfo();
-  return { ...info };
+  return { ...info, gpus: Array.isArray(info.gpus) ? info.gpus.map((g) => ({ ...g })) : [] };
 }
 
 // ---------------------------------------------------------------------------------------------

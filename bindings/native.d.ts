@@ -56,6 +56,16 @@ export interface RawNativeInfo {
   simdLevel: 'avx2' | 'scalar';
   cudaCompiled: boolean;
   hardwareConcurrency: number;
+  /** CUDA devices the runtime sees (empty without CUDA, a driver or a GPU). */
+  gpus: RawGpuInfo[];
+}
+
+/** One CUDA device. */
+export interface RawGpuInfo {
+  name: string;
+  memoryBytes: number;
+  /** "major.minor", e.g. "9.0". */
+  computeCapability: string;
 }
 
 /** Constructor the addon uses for every error it raises (KilnError). */
@@ -261,6 +271,8 @@ export interface RawGbdtParams {
   numThreads: number;
   maxBin: number;
   binSampleSize: number;
+  /** Where the row-heavy training steps run (absent: 'cpu'); not part of the model. */
+  device?: 'cpu' | 'cuda';
 }
 
 /** One boosting round's report. */

@@ -19,7 +19,7 @@ export { RunReceipt, writeReceipt, receiptPathFor, assertValidReceipt, type Rece
 export { createManifest, readManifest, validateManifest, scanManifests, checkManifests, manifestRoot, dataFormatOf, readDataShape, MAX_MANIFEST_BYTES, type Manifest, type ManifestFile, type ManifestColumn, type ManifestValidation, type ManifestEntry, type ChangedFile, type CoverageCheck, type DuplicatedCoverage, type DataShape } from './lineage/manifest.js';
 export { DatasetVersions, defaultDatasetStore, datasetIdFor, type DatasetVersionInfo } from './lineage/datasets.js';
 export { nativeInfo, nativeAvailable, addonPath, fitBins, applyBins, MISSING_BIN, type NativeInfo, type BinMapper, type FitBinsOptions, type ApplyBinsOptions } from '../bindings/index.js';
-export { GBDT, GBDT_DEFAULTS, resolveGbdtOptions, forestFromModel, type GBDTOptions, type GBDTFitOptions, type GBDTPredictOptions, type GBDTProgress, type UnseenCounts } from './models/gbdt.js';
+export { GBDT, GBDT_DEFAULTS, resolveGbdtOptions, resolveDevice, forestFromModel, type GbdtDevice, type GBDTOptions, type GBDTFitOptions, type GBDTPredictOptions, type GBDTProgress, type UnseenCounts } from './models/gbdt.js';
 export { loadModel, modelFromJSON, importXGBoost, importLightGBM, exportXGBoost, type KilnModel } from './models/load.js';
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, serializeModel, parseModelText, assertValidModel, readModelFile, checkEnvelope, type ModelJson, type GbdtModelJson, type TreeJson, type FeatureJson } from './models/format.js';
 export { prepareInput, type DenseMatrix, type ModelInput } from './models/matrix.js';

@@ -12,6 +12,8 @@ export interface DoctorReport {
   addon: { loaded: boolean; path: string | null; error?: string };
   simdLevel: string | null;
   cudaCompiled: boolean | null;
+  /** CUDA devices the addon sees (empty without the CUDA build or a GPU). */
+  gpus: { name: string; memoryBytes: number; computeCapability: string }[];
   duckdb: string | null;
   cores: number;
   cpuModel: string;
@@ -28,6 +30,7 @@ export async function collectDoctor(): Promise<DoctorReport> {
     addon: { loaded: false, path: null },
     simdLevel: null,
     cudaCompiled: null,
+    gpus: [],
     duckdb: null,
     cores: os.availableParallelism(),
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -38,6 +41,7 @@ export async function collectDoctor(): Promise<DoctorReport> {
     report.addon = { loaded: true, path: addonPath() };
     report.simdLevel = info.simdLevel;
     report.cudaCompiled = info.cudaCompiled;
+    report.gpus = info.gpus;
   } catch (err) {
     report.ok = false;
     report.addon.error = (err as Error).message;
@@ -55,7 +59,7 @@ export async function collectDoctor(): Promise<DoctorReport> {
 export function registerDoctor(program: Command): void {
   const cmd = program
     .command('doctor')
-    .description('Check the installation: Node, native addon, SIMD level, CUDA, DuckDB, cores and memory (exit 1 when something is broken)')
+    .description('Check the installation: Node, native addon, SIMD level, CUDA and GPUs, DuckDB, cores and memory (exit 1 when something is broken)')
     .option('--json', 'machine-readable report on stdout')
     .action(
       action(async (flags: { json?: boolean }) => {
@@ -69,7 +73,12 @@ export function registerDoctor(program: Command): void {
               `kiln ${r.kiln} on node ${r.node} (${r.platform})`,
               `${mark(r.addon.loaded)} native addon  ${r.addon.loaded ? r.addon.path : r.addon.error}`,
               `${mark(r.simdLevel !== null)} SIMD level    ${r.simdLevel ?? 'unknown'}`,
-              `    CUDA         ${r.cudaCompiled === null ? 'unknown' : r.cudaCompiled ? 'compiled in' : 'not compiled (CPU only)'}`,
+              `    CUDA         ${r.cudaCompiled === null ? 'unknown' : r.cudaCompiled ? 'compiled in' : 'not compiled (CPU only; KILN_CUDA=1 npm install builds it)'}`,
+              ...(r.cudaCompiled
+                ? r.gpus.length === 0
+                  ? ['    GPU          none usable (no driver or no device): device auto trains on the CPU']
+                  : r.gpus.map((g, i) => `    GPU ${i}        ${g.name}, ${gib(g.memoryBytes)}, compute capability ${g.computeCapability}`)
+                : []),
               `${mark(!String(r.duckdb).startsWith('error'))} DuckDB       ${r.duckdb}`,
               `    CPU          ${r.cpuModel}, ${r.cores} cores, ${gib(r.memoryBytes)}`,
             ].join('\n') + '\n',

@@ -16,6 +16,7 @@
 
 #include "kiln/gbdt.h"
 #include "common/rng.h"
+#include "gbdt/device_backend.h"
 #include "kiln/status.h"
 #include "kiln/thread_pool.h"
 
@@ -38,6 +39,8 @@ constexpr std::size_t kPrefetchAhead = 24;
 constexpr std::size_t kParallelSplitRows = 2048;
 // Leaves holding at least rows / kDenseLeafDivisor rows build their histograms column-wise.
 constexpr std::size_t kDenseLeafDivisor = 1;
+// Threads of the host split search when a device runs the row-heavy steps.
+constexpr int kDeviceSplitThreads = 16;
 // One-vs-rest categorical splits up to this many categories, sorted-prefix sets above.
 constexpr int kMaxCatToOneHot = 4;
 
@@ -61,6 +64,11 @@ struct PhaseTimes {
 PhaseTimes g_phase;
 bool ProfileEnabled() {
   static const bool on = std::getenv("KILN_GBDT_PROFILE") != nullptr;
+  return on;
+}
+// KILN_GBDT_DEBUG: per-tree gradient maxima on stderr (CPU / device parity diagnostics).
+bool DebugEnabled() {
+  static const bool on = std::getenv("KILN_GBDT_DEBUG") != nullptr;
   return on;
 }
 // CPU seconds of the calling (training) thread: robust to other processes on a busy machine.
@@ -215,11 +223,21 @@ class Trainer {
                         SplitInfo* best) const;
   void FindCategoricalSplit(int f, const LeafState& leaf, const std::int64_t* hist,
                             double parent_gain, SplitInfo* best) const;
-  std::size_t Partition(const LeafState& leaf, const BinTree& tree, int node);
+  std::size_t Partition(const LeafState& leaf, const BinTree& tree, int node, std::int64_t* smaller_hist);
+  void GradHessOfRow(const double* s, double y, double w, std::size_t c, double* g, double* h) const;
   void FinishTree(BinTree* tree, int k);
   void AppendTree(const BinTree& tree);
   double Metric(const std::vector<double>& scores, const double* label, std::size_t rows,
                 bool sample) const;
+  double MetricRows(const double* scores, const double* label, std::size_t picked,
+                    std::size_t stride) const;
+  double TrainMetric();
+  void StartDevice();
+  bool DeviceBinning() const {
+    if (p_.device == Device::kCpu) return false;
+    for (std::int32_t nc : p_.num_categories) if (nc > 0) return false;
+    return true;
+  }
   double Output(double g, double h, double lo, double hi, double extra_l2) const;
   bool CheckCancel() const { return cancel_ && cancel_->load(std::memory_order_relaxed) != 0; }
 
@@ -255,6 +273,14 @@ class Trainer {
   std::vector<SplitInfo> per_feature_;    // split search scratch, 2 leaves x cols
   std::vector<int> free_slots_;
   int tree_index_ = 0;
+  // Set when the row-heavy steps run on a device (p_.device != kCpu); the host then keeps no
+  // training scores, gradients or row order of its own.
+  std::unique_ptr<DeviceBackend> dev_;
+  // Device runs: a smaller team for the host split search (fewer threads to wake per split).
+  std::unique_ptr<ThreadTeam> split_team_;
+  std::vector<double> sample_scores_, sample_labels_;
+  std::vector<std::uint32_t> cand_g_, cand_h_;
+  std::vector<double> cand_scores_;
 };
 
 void Trainer::ValidateInput() {
@@ -284,29 +310,54 @@ void Trainer::ValidateInput() {
   }
   if (!(p_.scale_pos_weight > 0) || !std::isfinite(p_.scale_pos_weight)) throw InputError("scale_pos_weight must be > 0");
   if (!(p_.huber_delta > 0)) throw InputError("huber_delta must be > 0");
-  auto check_labels = [&](const double* y, std::size_t n, const char* what) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const double v = y[i];
-      if (!std::isfinite(v)) throw InputError(std::string(what) + " " + std::to_string(i) + " is not a finite number");
-      if (p_.objective == Objective::kBinary && v != 0 && v != 1) {
-        throw InputError(std::string(what) + " " + std::to_string(i) + " is " + std::to_string(v) + "; binary labels must be 0 or 1");
-      }
-      if (p_.objective == Objective::kMulticlass && (v < 0 || v >= k_ || std::floor(v) != v)) {
-        throw InputError(std::string(what) + " " + std::to_string(i) + " is " + std::to_string(v) + "; multiclass labels must be integers in 0.." + std::to_string(k_ - 1));
-      }
+  auto check_labels_at = [&](const double* y, std::size_t i, const char* what) {
+    const double v = y[i];
+    if (!std::isfinite(v)) throw InputError(std::string(what) + " " + std::to_string(i) + " is not a finite number");
+    if (p_.objective == Objective::kBinary && v != 0 && v != 1) {
+      throw InputError(std::string(what) + " " + std::to_string(i) + " is " + std::to_string(v) + "; binary labels must be 0 or 1");
+    }
+    if (p_.objective == Objective::kMulticlass && (v < 0 || v >= k_ || std::floor(v) != v)) {
+      throw InputError(std::string(what) + " " + std::to_string(i) + " is " + std::to_string(v) + "; multiclass labels must be integers in 0.." + std::to_string(k_ - 1));
     }
   };
-  check_labels(in_.label, rows_, "label");
+  auto check_labels = [&](const double* y, std::size_t n, const char* what) {
+    for (std::size_t i = 0; i < n; ++i) check_labels_at(y, i, what);
+  };
+  // Blocks checked in parallel; the first failing block is re-checked in order, so the error
+  // names the first bad row, as a sequential check would.
+  auto check_all = [&](const double* y, std::size_t n, const char* what) {
+    const std::size_t blocks = NumBlocks(n, kBlock);
+    std::vector<std::uint8_t> bad(blocks, 0);
+    team_.Run(blocks, [&](std::size_t b) {
+      const std::size_t r0 = b * kBlock, r1 = std::min(n, r0 + kBlock);
+      try {
+        check_labels(y + r0, r1 - r0, what);
+      } catch (const Error&) {
+        bad[b] = 1;
+      }
+    });
+    for (std::size_t b = 0; b < blocks; ++b) {
+      if (!bad[b]) continue;
+      for (std::size_t r = b * kBlock; r < std::min(n, (b + 1) * kBlock); ++r) check_labels_at(y, r, what);
+    }
+  };
+  check_all(in_.label, rows_, "label");
   if (in_.valid_x.rows > 0) {
     ValidateMatrix(in_.valid_x);
     if (in_.valid_x.cols != cols_) throw InputError("the validation set has a different number of columns");
     if (!in_.valid_label) throw InputError("validation labels are required");
     valid_rows_ = in_.valid_x.rows;
-    check_labels(in_.valid_label, valid_rows_, "validation label");
+    check_all(in_.valid_label, valid_rows_, "validation label");
   }
   if (p_.objective == Objective::kBinary || p_.objective == Objective::kMulticlass) {
-    std::vector<std::size_t> counts(static_cast<std::size_t>(std::max(k_, 2)), 0);
-    for (std::size_t i = 0; i < rows_; ++i) counts[static_cast<std::size_t>(in_.label[i])]++;
+    const std::size_t nk = static_cast<std::size_t>(std::max(k_, 2));
+    const std::size_t blocks = NumBlocks(rows_, kBlock);
+    std::vector<std::size_t> block_counts(blocks * nk, 0), counts(nk, 0);
+    team_.Run(blocks, [&](std::size_t b) {
+      for (std::size_t i = b * kBlock; i < std::min(rows_, (b + 1) * kBlock); ++i) block_counts[b * nk + static_cast<std::size_t>(in_.label[i])]++;
+    });
+    for (std::size_t b = 0; b < blocks; ++b)
+      for (std::size_t c = 0; c < nk; ++c) counts[c] += block_counts[b * nk + c];
     const auto present = std::count_if(counts.begin(), counts.end(), [](std::size_t c) { return c > 0; });
     if (present < 2) throw InputError("the labels hold a single class; a classifier needs at least two");
   }
@@ -353,7 +404,7 @@ void Trainer::PrepareBins() {
     ApplyBinsParams ap;
     ap.num_threads = p_.num_threads;
     ApplyBins(m, mapper, ap, colmajor.data());
-    out->assign(m.rows * m.cols, 0);
+    if (out) out->assign(m.rows * m.cols, 0);
     const std::size_t blocks = NumBlocks(m.rows, kBlock);
     std::vector<std::string> errors(blocks);
     team_.Run(blocks, [&](std::size_t b) {
@@ -361,22 +412,22 @@ void Trainer::PrepareBins() {
       for (std::size_t f = 0; f < m.cols; ++f) {
         const int nc = p_.num_categories.empty() ? 0 : p_.num_categories[f];
         std::uint8_t* src = colmajor.data() + f * m.rows;
-        std::uint8_t* dst = out->data() + f;
+        std::uint8_t* dst = out ? out->data() + f : nullptr;
         if (nc == 0) {
-          for (std::size_t r = r0; r < r1; ++r) dst[r * m.cols] = src[r];
+          if (dst) for (std::size_t r = r0; r < r1; ++r) dst[r * m.cols] = src[r];
         } else {
           for (std::size_t r = r0; r < r1; ++r) {
             const std::size_t at = m.layout == Layout::kRow ? r * m.cols + f : f * m.rows + r;
             const double v = m.dtype == DType::kFloat32 ? static_cast<const float*>(m.data)[at]
                                                         : static_cast<const double*>(m.data)[at];
             if (std::isnan(v)) {
-              dst[r * m.cols] = kMissingBin;
+              if (dst) dst[r * m.cols] = kMissingBin;
               src[r] = kMissingBin;
             } else if (v < 0 || v >= nc || std::floor(v) != v) {
               throw InputError("categorical feature " + std::to_string(f) + " has value " + std::to_string(v) +
                                " at row " + std::to_string(r) + "; codes must be integers in 0.." + std::to_string(nc - 1));
             } else {
-              dst[r * m.cols] = static_cast<std::uint8_t>(v);
+              if (dst) dst[r * m.cols] = static_cast<std::uint8_t>(v);
               src[r] = static_cast<std::uint8_t>(v);
             }
           }
@@ -385,20 +436,27 @@ void Trainer::PrepareBins() {
     });
     if (col_out) *col_out = std::move(colmajor);
   };
-  bin_set(in_.x, &bins_, &bins_col_);
+  // A device builds its own row-major copy from the column-major bins.
+  // A device without categorical features bins the training rows itself (DeviceBinning()).
+  if (!DeviceBinning()) bin_set(in_.x, p_.device == Device::kCpu ? &bins_ : nullptr, &bins_col_);
   if (valid_rows_ > 0) bin_set(in_.valid_x, &valid_bins_, nullptr);
 }
 
 void Trainer::InitScores() {
-  weight_.assign(rows_, 1.0);
-  if (p_.objective == Objective::kBinary || p_.objective == Objective::kMulticlass) {
-    for (std::size_t i = 0; i < rows_; ++i) {
-      const std::size_t c = static_cast<std::size_t>(in_.label[i]);
-      double w = p_.class_weight.empty() ? 1.0 : p_.class_weight[c];
-      if (p_.objective == Objective::kBinary && c == 1) w *= p_.scale_pos_weight;
+  weight_.resize(rows_);
+  const bool classes = p_.objective == Objective::kBinary || p_.objective == Objective::kMulticlass;
+  team_.Run(NumBlocks(rows_, kBlock), [&](std::size_t b) {
+    const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
+    for (std::size_t i = r0; i < r1; ++i) {
+      double w = 1.0;
+      if (classes) {
+        const std::size_t c = static_cast<std::size_t>(in_.label[i]);
+        w = p_.class_weight.empty() ? 1.0 : p_.class_weight[c];
+        if (p_.objective == Objective::kBinary && c == 1) w *= p_.scale_pos_weight;
+      }
       weight_[i] = w;
     }
-  }
+  });
   std::vector<double> base(static_cast<std::size_t>(k_), 0.0);
   if (p_.objective == Objective::kBinary) {
     double pos = 0, tot = 0;
@@ -427,9 +485,11 @@ void Trainer::InitScores() {
     base[0] = sum / static_cast<double>(rows_);
   }
   result_.forest.base_score = base;
-  scores_.resize(rows_ * static_cast<std::size_t>(k_));
-  for (std::size_t i = 0; i < rows_; ++i)
-    for (int c = 0; c < k_; ++c) scores_[i * static_cast<std::size_t>(k_) + static_cast<std::size_t>(c)] = base[static_cast<std::size_t>(c)];
+  if (p_.device == Device::kCpu) {  // a device fills its own scores from base_score
+    scores_.resize(rows_ * static_cast<std::size_t>(k_));
+    for (std::size_t i = 0; i < rows_; ++i)
+      for (int c = 0; c < k_; ++c) scores_[i * static_cast<std::size_t>(k_) + static_cast<std::size_t>(c)] = base[static_cast<std::size_t>(c)];
+  }
   valid_scores_.resize(valid_rows_ * static_cast<std::size_t>(k_));
   for (std::size_t i = 0; i < valid_rows_; ++i)
     for (int c = 0; c < k_; ++c) valid_scores_[i * static_cast<std::size_t>(k_) + static_cast<std::size_t>(c)] = base[static_cast<std::size_t>(c)];
@@ -437,6 +497,10 @@ void Trainer::InitScores() {
 
 void Trainer::ComputeGradients(int /*iteration*/) {
   PhaseTimer timer(0);
+  if (dev_) {
+    dev_->ComputeGradients();
+    return;
+  }
   grad_.resize(rows_ * static_cast<std::size_t>(k_));
   hess_.resize(rows_ * static_cast<std::size_t>(k_));
   const std::size_t blocks = NumBlocks(rows_, kBlock);
@@ -481,33 +545,97 @@ void Trainer::ComputeGradients(int /*iteration*/) {
   });
 }
 
+// Gradient and hessian of class c of one row with scores s[0..K): ComputeGradients' formulas,
+// operation for operation (so the same doubles).
+void Trainer::GradHessOfRow(const double* s, double y, double w, std::size_t c, double* g, double* h) const {
+  const std::size_t k = static_cast<std::size_t>(k_);
+  switch (p_.objective) {
+    case Objective::kBinary: {
+      const double pr = 1.0 / (1.0 + std::exp(-s[0]));
+      *g = w * (pr - y);
+      *h = std::max(w * pr * (1.0 - pr), 1e-16);
+      break;
+    }
+    case Objective::kMulticlass: {
+      const double mc_factor = k_ > 1 ? static_cast<double>(k_) / (k_ - 1) : 1.0;
+      double mx = s[0];
+      for (std::size_t j = 1; j < k; ++j) mx = std::max(mx, s[j]);
+      double sum = 0;
+      for (std::size_t j = 0; j < k; ++j) sum += std::exp(s[j] - mx);
+      const double pr = std::exp(s[c] - mx) / sum;
+      *g = w * (pr - (static_cast<double>(c) == y ? 1.0 : 0.0));
+      *h = std::max(w * mc_factor * pr * (1.0 - pr), 1e-16);
+      break;
+    }
+    case Objective::kRegression:
+      *g = w * (s[0] - y);
+      *h = w;
+      break;
+    case Objective::kHuber: {
+      const double d = s[0] - y;
+      *g = w * (std::fabs(d) <= p_.huber_delta ? d : (d > 0 ? p_.huber_delta : -p_.huber_delta));
+      *h = w;
+      break;
+    }
+  }
+}
+
 // Stochastic rounding of class k's gradients to integers whose sums over any row set fit the
 // packed layout exactly; the draws are keyed by (seed, tree, row), never by thread.
 void Trainer::Quantize(int tree_index, int k) {
   PhaseTimer timer(1);
   const std::size_t kk = static_cast<std::size_t>(k_);
-  const std::size_t max_blocks = NumBlocks(rows_, kBlock);
-  std::vector<double> gmaxes(max_blocks, 0.0), hmaxes(max_blocks, 0.0);
-  team_.Run(max_blocks, [&](std::size_t b) {
-    const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
-    double gm = 0, hm = 0;
-    for (std::size_t r = r0; r < r1; ++r) {
-      gm = std::max(gm, std::fabs(grad_[r * kk + static_cast<std::size_t>(k)]));
-      hm = std::max(hm, hess_[r * kk + static_cast<std::size_t>(k)]);
+  double gmax = 0, hmax = 0;
+  if (dev_) {
+    dev_->GradientMax(k, &gmax, &hmax, &cand_g_, &cand_h_);
+    if (DebugEnabled()) std::fprintf(stderr, "kiln gbdt device maxima %.17g %.17g\n", gmax, hmax);
+    if (p_.objective == Objective::kBinary || p_.objective == Objective::kMulticlass) {
+      // exp-based gradients: recompute the candidate maxima with this libm, as the CPU path does.
+      for (int pass = 0; pass < 2; ++pass) {
+        const std::vector<std::uint32_t>& rows = pass == 0 ? cand_g_ : cand_h_;
+        cand_scores_.resize(rows.size() * kk);
+        dev_->GatherScores(rows.data(), rows.size(), cand_scores_.data());
+        double m = 0;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+          double g = 0, h = 0;
+          GradHessOfRow(cand_scores_.data() + i * kk, in_.label[rows[i]], weight_[rows[i]], static_cast<std::size_t>(k), &g, &h);
+          m = pass == 0 ? std::max(m, std::fabs(g)) : std::max(m, h);
+        }
+        (pass == 0 ? gmax : hmax) = m;
+      }
     }
-    gmaxes[b] = gm;
-    hmaxes[b] = hm;
-  });
-  const double gmax = *std::max_element(gmaxes.begin(), gmaxes.end());
-  const double hmax = *std::max_element(hmaxes.begin(), hmaxes.end());
+  } else {
+    const std::size_t max_blocks = NumBlocks(rows_, kBlock);
+    std::vector<double> gmaxes(max_blocks, 0.0), hmaxes(max_blocks, 0.0);
+    team_.Run(max_blocks, [&](std::size_t b) {
+      const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
+      double gm = 0, hm = 0;
+      for (std::size_t r = r0; r < r1; ++r) {
+        gm = std::max(gm, std::fabs(grad_[r * kk + static_cast<std::size_t>(k)]));
+        hm = std::max(hm, hess_[r * kk + static_cast<std::size_t>(k)]);
+      }
+      gmaxes[b] = gm;
+      hmaxes[b] = hm;
+    });
+    gmax = *std::max_element(gmaxes.begin(), gmaxes.end());
+    hmax = *std::max_element(hmaxes.begin(), hmaxes.end());
+  }
   const double n = static_cast<double>(std::max<std::size_t>(rows_, 1));
   const double qg = std::max(1.0, std::min(16777216.0, std::floor(2147483647.0 / n)));
   const double qh = std::max(1.0, std::min(16777216.0, std::floor((kTwo32 - 1) / n)));
+  if (DebugEnabled()) {
+    std::fprintf(stderr, "kiln gbdt tree %d class %d: gmax %.17g hmax %.17g (candidates %zu, %zu)\n", tree_index, k, gmax, hmax,
+                 cand_g_.size(), cand_h_.size());
+  }
   g_scale_ = gmax > 0 ? gmax / qg : 1.0;
   h_scale_ = hmax > 0 ? hmax / qh : 1.0;
-  gh_.resize(rows_);
   const std::uint64_t key = rng::StreamKey(p_.seed, kStreamGradQuant);
   const std::uint64_t base = static_cast<std::uint64_t>(tree_index) * static_cast<std::uint64_t>(rows_);
+  if (dev_) {
+    dev_->Quantize(k, key, base, g_scale_, h_scale_, qg, qh);
+    return;
+  }
+  gh_.resize(rows_);
   const std::size_t blocks = NumBlocks(rows_, kBlock);
   team_.Run(blocks, [&](std::size_t b) {
     const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
@@ -542,6 +670,7 @@ void Trainer::SampleBag(int iteration) {
     bag_.push_back(0);
     in_bag_[0] = 1;
   }
+  if (dev_) dev_->SetBag(bag_.data(), bag_.size());
 }
 
 void Trainer::SampleFeatures(int tree_index) {
@@ -558,6 +687,10 @@ void Trainer::SampleFeatures(int tree_index) {
 
 void Trainer::BuildHistogram(const LeafState& leaf, std::int64_t* hist) {
   PhaseTimer timer(2);
+  if (dev_) {
+    dev_->BuildHistogram(leaf.begin, leaf.count, hist);
+    return;
+  }
   const std::size_t slots = cols_ * kSlots;
   const std::uint32_t* idx = idx_.data() + leaf.begin;
   const bool contiguous = !bagging_ && leaf.begin == 0 && leaf.count == rows_;
@@ -814,7 +947,7 @@ void Trainer::FindBestSplits(LeafState* const* leaves, const std::int64_t* const
   };
   const std::size_t blocks = static_cast<std::size_t>(count) * cols_;
   if (rows >= kParallelSplitRows) {
-    team_.Run(blocks, one);
+    (split_team_ ? *split_team_ : team_).Run(blocks, one);
   } else {
     for (std::size_t b = 0; b < blocks; ++b) one(b);
   }
@@ -830,15 +963,16 @@ void Trainer::FindBestSplits(LeafState* const* leaves, const std::int64_t* const
 
 // Stable partition of the leaf's rows by the node's split; returns the left count. Reads the
 // column-major bins (rows ascending within a leaf, so the reads move forward through memory).
-std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int node) {
+std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int node, std::int64_t* smaller_hist) {
   PhaseTimer timer(4);
-  std::uint32_t* idx = idx_.data() + leaf.begin;
   const std::size_t n = leaf.count;
   const std::size_t f = static_cast<std::size_t>(tree.feature[static_cast<std::size_t>(node)]);
-  const std::uint8_t* col = bins_col_.data() + f * rows_;
   const std::size_t stride = 1;
   std::array<std::uint8_t, 256> left_of_bin;
   for (int b = 0; b < 256; ++b) left_of_bin[static_cast<std::size_t>(b)] = tree.GoesLeft(node, static_cast<std::uint8_t>(b)) ? 1 : 0;
+  if (dev_) return dev_->PartitionAndHistogram(leaf.begin, n, static_cast<int>(f), left_of_bin.data(), smaller_hist);
+  std::uint32_t* idx = idx_.data() + leaf.begin;
+  const std::uint8_t* col = bins_col_.data() + f * rows_;
   if (n < kParallelPartitionRows || team_.size() == 1) {
     std::size_t nl = 0, nr = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -899,16 +1033,23 @@ BinTree Trainer::GrowTree() {
   pool_.resize(static_cast<std::size_t>(max_leaves) * slots);
   free_slots_.clear();
   for (int s = max_leaves - 1; s >= 0; --s) free_slots_.push_back(s);
-  if (bagging_) idx_ = bag_;
-  else {
-    idx_.resize(rows_);
-    std::iota(idx_.begin(), idx_.end(), 0u);
+  std::size_t root_count;
+  if (dev_) {
+    dev_->ResetRows(bagging_);
+    root_count = bagging_ ? bag_.size() : rows_;
+  } else {
+    if (bagging_) idx_ = bag_;
+    else {
+      idx_.resize(rows_);
+      std::iota(idx_.begin(), idx_.end(), 0u);
+    }
+    scratch_.resize(idx_.size());
+    root_count = idx_.size();
   }
-  scratch_.resize(idx_.size());
   std::vector<LeafState> leaves(1);
   LeafState& root = leaves[0];
   root.begin = 0;
-  root.count = idx_.size();
+  root.count = root_count;
   root.hist = free_slots_.back();
   free_slots_.pop_back();
   BuildHistogram(root, pool_.data() + static_cast<std::size_t>(root.hist) * slots);
@@ -930,7 +1071,8 @@ BinTree Trainer::GrowTree() {
     LeafState parent = leaves[static_cast<std::size_t>(pick)];
     const SplitInfo split = parent.best;
     const int node = tree.Split(pick, split, static_cast<std::int64_t>(parent.count));
-    const std::size_t nl = Partition(parent, tree, node);
+    // Device: the smaller child's histogram comes with the partition (into the slot it will get).
+    const std::size_t nl = Partition(parent, tree, node, pool_.data() + static_cast<std::size_t>(free_slots_.back()) * slots);
     const int right_leaf = tree.num_leaves;
     tree.num_leaves++;
     LeafState left_state, right_state;
@@ -963,7 +1105,7 @@ BinTree Trainer::GrowTree() {
     large.hist = parent.hist;
     std::int64_t* hs = pool_.data() + static_cast<std::size_t>(small.hist) * slots;
     std::int64_t* hl = pool_.data() + static_cast<std::size_t>(large.hist) * slots;
-    BuildHistogram(small, hs);
+    if (!dev_) BuildHistogram(small, hs);
     for (std::size_t s = 0; s < slots; ++s) hl[s] -= hs[s];
     {
       LeafState* two[2] = {&left_state, &right_state};
@@ -980,21 +1122,59 @@ BinTree Trainer::GrowTree() {
   // the splits were chosen on); leaves are disjoint, so score updates run in parallel.
   const std::size_t kk = static_cast<std::size_t>(k_);
   const std::size_t k = static_cast<std::size_t>(tree_index_ % k_);
-  team_.Run(static_cast<std::size_t>(tree.num_leaves), [&](std::size_t l) {
-    const LeafState& leaf = leaves[l];
-    const double g = static_cast<double>(GradOf(leaf.sum)) * g_scale_;
-    const double h = static_cast<double>(HessOf(leaf.sum)) * h_scale_;
-    const double w = leaf.count == 0 ? 0.0 : Output(g, h, leaf.lo, leaf.hi, 0);
-    const double v = w * p_.learning_rate;
-    tree.leaf_value[l] = v;
-    tree.leaf_count[l] = static_cast<std::int64_t>(leaf.count);
-    const std::size_t end = leaf.begin + leaf.count;
-    for (std::size_t i = leaf.begin; i < end; ++i) {
-      if (i + kPrefetchAhead < end) __builtin_prefetch(scores_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
-      scores_[static_cast<std::size_t>(idx_[i]) * kk + k] += v;
+  if (dev_) {
+    std::vector<LeafRange> ranges(static_cast<std::size_t>(tree.num_leaves));
+    for (std::size_t l = 0; l < ranges.size(); ++l) {
+      const LeafState& leaf = leaves[l];
+      const double g = static_cast<double>(GradOf(leaf.sum)) * g_scale_;
+      const double h = static_cast<double>(HessOf(leaf.sum)) * h_scale_;
+      const double w = leaf.count == 0 ? 0.0 : Output(g, h, leaf.lo, leaf.hi, 0);
+      tree.leaf_value[l] = w * p_.learning_rate;
+      tree.leaf_count[l] = static_cast<std::int64_t>(leaf.count);
+      ranges[l] = LeafRange{leaf.begin, leaf.count, tree.leaf_value[l]};
     }
-  });
-  if (bagging_) {
+    dev_->AddLeafValues(ranges.data(), tree.num_leaves, static_cast<int>(k));
+    if (bagging_ && tree.num_leaves > 1) {
+      const std::size_t nodes = static_cast<std::size_t>(tree.num_leaves - 1);
+      std::vector<std::int32_t> feat(nodes), lc(nodes), rc(nodes);
+      std::vector<std::uint8_t> lob(nodes * 256);
+      for (std::size_t n = 0; n < nodes; ++n) {
+        feat[n] = tree.feature[n];
+        lc[n] = tree.left[n];
+        rc[n] = tree.right[n];
+        for (int b = 0; b < 256; ++b) lob[n * 256 + static_cast<std::size_t>(b)] = tree.GoesLeft(static_cast<int>(n), static_cast<std::uint8_t>(b)) ? 1 : 0;
+      }
+      DeviceTree dt;
+      dt.num_nodes = static_cast<int>(nodes);
+      dt.feature = feat.data();
+      dt.left = lc.data();
+      dt.right = rc.data();
+      dt.left_of_bin = lob.data();
+      dt.leaf_value = tree.leaf_value.data();
+      dt.num_leaves = tree.num_leaves;
+      dev_->AddTreeOutOfBag(dt, static_cast<int>(k));
+    } else if (bagging_) {
+      DeviceTree dt;
+      dt.leaf_value = tree.leaf_value.data();
+      dev_->AddTreeOutOfBag(dt, static_cast<int>(k));
+    }
+  } else {
+    team_.Run(static_cast<std::size_t>(tree.num_leaves), [&](std::size_t l) {
+      const LeafState& leaf = leaves[l];
+      const double g = static_cast<double>(GradOf(leaf.sum)) * g_scale_;
+      const double h = static_cast<double>(HessOf(leaf.sum)) * h_scale_;
+      const double w = leaf.count == 0 ? 0.0 : Output(g, h, leaf.lo, leaf.hi, 0);
+      const double v = w * p_.learning_rate;
+      tree.leaf_value[l] = v;
+      tree.leaf_count[l] = static_cast<std::int64_t>(leaf.count);
+      const std::size_t end = leaf.begin + leaf.count;
+      for (std::size_t i = leaf.begin; i < end; ++i) {
+        if (i + kPrefetchAhead < end) __builtin_prefetch(scores_.data() + static_cast<std::size_t>(idx_[i + kPrefetchAhead]) * kk + k);
+        scores_[static_cast<std::size_t>(idx_[i]) * kk + k] += v;
+      }
+    });
+  }
+  if (bagging_ && !dev_) {
     const std::size_t blocks = NumBlocks(rows_, kBlock);
     team_.Run(blocks, [&](std::size_t b) {
       const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
@@ -1080,6 +1260,12 @@ double Trainer::Metric(const std::vector<double>& scores, const double* label, s
   if (p_.objective == Objective::kBinary && p_.metric == 1 && !sample) return Auc(scores, label, rows);
   const std::size_t stride = sample && rows > kTrainMetricRows ? (rows + kTrainMetricRows - 1) / kTrainMetricRows : 1;
   const std::size_t picked = (rows + stride - 1) / stride;
+  return MetricRows(scores.data(), label, picked, stride);
+}
+
+// Mean loss over rows j * stride, j < picked (fixed blocks of j, summed in block order).
+double Trainer::MetricRows(const double* scores, const double* label, std::size_t picked,
+                           std::size_t stride) const {
   const std::size_t blocks = NumBlocks(picked, kBlock);
   std::vector<double> partial(blocks, 0.0);
   const std::size_t kk = static_cast<std::size_t>(k_);
@@ -1098,7 +1284,7 @@ double Trainer::Metric(const std::vector<double>& scores, const double* label, s
           break;
         }
         case Objective::kMulticlass: {
-          const double* s = scores.data() + r * kk;
+          const double* s = scores + r * kk;
           double mx = s[0];
           for (std::size_t c = 1; c < kk; ++c) mx = std::max(mx, s[c]);
           double sum = 0;
@@ -1120,14 +1306,65 @@ double Trainer::Metric(const std::vector<double>& scores, const double* label, s
   return total / static_cast<double>(picked);
 }
 
+// The per-iteration train metric: on the host scores, or on the same sampled rows gathered from
+// the device (the same values summed in the same blocks, so the same result).
+double Trainer::TrainMetric() {
+  if (!dev_) return Metric(scores_, in_.label, rows_, true);
+  if (rows_ == 0) return std::numeric_limits<double>::quiet_NaN();
+  const std::size_t stride = rows_ > kTrainMetricRows ? (rows_ + kTrainMetricRows - 1) / kTrainMetricRows : 1;
+  const std::size_t picked = (rows_ + stride - 1) / stride;
+  if (sample_labels_.size() != picked) {
+    sample_labels_.resize(picked);
+    for (std::size_t j = 0; j < picked; ++j) sample_labels_[j] = in_.label[j * stride];
+  }
+  sample_scores_.resize(picked * static_cast<std::size_t>(k_));
+  dev_->SampleScores(stride, picked, sample_scores_.data());
+  return MetricRows(sample_scores_.data(), sample_labels_.data(), picked, 1);
+}
+
+// Moves the training rows to the device backend (after binning and initial scores).
+void Trainer::StartDevice() {
+  if (p_.device == Device::kCpu) return;
+  DeviceTrainSetup setup;
+  setup.rows = rows_;
+  setup.cols = cols_;
+  setup.k = k_;
+  setup.objective = p_.objective;
+  setup.huber_delta = p_.huber_delta;
+  if (DeviceBinning()) {
+    setup.raw = &in_.x;
+    setup.mapper = &result_.mapper;
+  } else {
+    setup.bins_col = bins_col_.data();
+  }
+  setup.label = in_.label;
+  const bool unit_weights = std::all_of(weight_.begin(), weight_.end(), [](double w) { return w == 1.0; });
+  setup.weight = unit_weights ? nullptr : weight_.data();
+  setup.base_score = result_.forest.base_score.data();
+  dev_ = cuda_impl::MakeTrainBackend(setup);
+  const char* st = std::getenv("KILN_GBDT_SPLIT_THREADS");
+  const int split_threads = std::min(team_.size(), st ? std::max(1, std::atoi(st)) : kDeviceSplitThreads);
+  if (split_threads < team_.size()) split_team_ = std::make_unique<ThreadTeam>(split_threads);
+  // The device holds the training copies now; the host keeps what validation and bagging need.
+  std::vector<std::uint8_t>().swap(bins_col_);
+  std::vector<double>().swap(scores_);
+}
+
 TrainResult Trainer::Run() {
+  const auto wall0 = std::chrono::steady_clock::now();
+  auto wall = [&wall0]() { return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count(); };
   ValidateInput();
+  const double w_validate = wall();
   bagging_ = p_.bagging_freq > 0 && p_.bagging_fraction < 1.0;
   {
     PhaseTimer timer(7);
     PrepareBins();
   }
+  const double w_bins = wall();
   InitScores();
+  const double w_init = wall();
+  StartDevice();
+  const double w_device = wall();
   Forest& fo = result_.forest;
   fo.num_features = static_cast<int>(cols_);
   fo.trees_per_iteration = k_;
@@ -1155,7 +1392,7 @@ TrainResult Trainer::Run() {
     IterationInfo info;
     info.iteration = iteration + 1;
     PhaseTimer metric_timer(6);
-    info.train_metric = Metric(scores_, in_.label, rows_, true);
+    info.train_metric = TrainMetric();
     info.valid_metric = Metric(valid_scores_, in_.valid_label, valid_rows_, false);
     result_.train_metric.push_back(info.train_metric);
     if (valid_rows_ > 0) {
@@ -1179,7 +1416,11 @@ TrainResult Trainer::Run() {
     }
   }
   result_.best_iteration = valid_rows_ > 0 ? best_iter : iteration;
+  const double w_boost = wall();
+  dev_.reset();
   if (ProfileEnabled()) {
+    std::fprintf(stderr, "kiln gbdt wall: validate %.3f s, bins %.3f s, init %.3f s, device start %.3f s, boosting %.3f s, device release %.3f s\n",
+                 w_validate, w_bins - w_validate, w_init - w_bins, w_device - w_init, w_boost - w_device, wall() - w_boost);
     for (int i = 0; i < 8; ++i) std::fprintf(stderr, "kiln gbdt %-10s %.3f s\n", PhaseTimes::Name(i), g_phase.t[i]);
     for (int i = 0; i < 3; ++i) std::fprintf(stderr, "kiln gbdt histogram kind %d: %.0f rows %.3f s\n", i, g_phase.hist_rows[i], g_phase.hist_time[i]);
     g_phase = PhaseTimes();

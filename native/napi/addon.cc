@@ -1,9 +1,12 @@
 // kiln.node module init: the raw exports mirrored 1:1 by bindings/native.d.ts.
 #include <napi.h>
 
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "kiln/binning.h"
+#include "kiln/gpu.h"
 #include "kiln/simd.h"
 #include "kiln/thread_pool.h"
 #include "napi/errors.h"
@@ -42,7 +45,8 @@ Napi::Value PredictMlpJs(const Napi::CallbackInfo& info);
 
 namespace {
 
-// JS: nativeInfo() -> {version, simdLevel, cudaCompiled, hardwareConcurrency}
+// JS: nativeInfo() -> {version, simdLevel, cudaCompiled, hardwareConcurrency,
+//                     gpus: [{name, memoryBytes, computeCapability}]} (gpus never throws)
 Napi::Value NativeInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -50,6 +54,16 @@ Napi::Value NativeInfo(const Napi::CallbackInfo& info) {
   out.Set("simdLevel", Napi::String::New(env, SimdLevelName(DetectedSimdLevel())));
   out.Set("cudaCompiled", Napi::Boolean::New(env, KILN_WITH_CUDA != 0));
   out.Set("hardwareConcurrency", Napi::Number::New(env, HardwareConcurrency()));
+  const std::vector<GpuInfo> gpus = ListGpus();
+  Napi::Array list = Napi::Array::New(env, gpus.size());
+  for (std::size_t i = 0; i < gpus.size(); ++i) {
+    Napi::Object g = Napi::Object::New(env);
+    g.Set("name", Napi::String::New(env, gpus[i].name));
+    g.Set("memoryBytes", Napi::Number::New(env, static_cast<double>(gpus[i].memory_bytes)));
+    g.Set("computeCapability", Napi::String::New(env, std::to_string(gpus[i].major) + "." + std::to_string(gpus[i].minor)));
+    list.Set(static_cast<std::uint32_t>(i), g);
+  }
+  out.Set("gpus", list);
   return out;
 }
 

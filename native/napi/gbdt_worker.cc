@@ -282,6 +282,10 @@ Napi::Value GbdtTrainJs(const Napi::CallbackInfo& info) {
     p.num_threads = static_cast<int>(GetInteger(env, po, "params", "numThreads", 0, kMaxThreads));
     p.max_bin = static_cast<int>(GetInteger(env, po, "params", "maxBin", kMinValueBins, kMaxValueBins));
     p.bin_sample_size = GetInteger(env, po, "params", "binSampleSize", 1, kMaxSafeInteger);
+    // Optional execution setting (not part of the model): where the row-heavy steps run.
+    if (po.Has("device") && !po.Get("device").IsUndefined()) {
+      p.device = GetEnum(env, po, "params", "device", {"cpu", "cuda"}) == 1 ? gbdt::Device::kCuda : gbdt::Device::kCpu;
+    }
     CancelFlag cancel = *AsCancelToken(env, info[8]);
     const bool has_valid = !info[3].IsNull() && !info[3].IsUndefined();
     Napi::Object valid_shape = has_valid ? AsObject(env, info[4], "validShape") : Napi::Object();

@@ -19,7 +19,8 @@ export interface EnvironmentSnapshot {
   memoryBytes: number;
   simdLevel: 'avx2' | 'scalar' | 'unavailable';
   cudaCompiled: boolean | null;
-  gpu: null;
+  /** The first CUDA GPU the addon sees (CUDA builds with a GPU), else null. */
+  gpu: { name: string; memoryBytes: number; computeCapability: string } | null;
   packages: Record<string, string | null>;
   env: Record<string, string>;
 }
@@ -64,15 +65,18 @@ export function installedVersion(pkg: string, from: string = PACKAGE_ROOT): stri
   }
 }
 
-/** Snapshot of node, OS, CPU, memory, native SIMD level / CUDA build, package versions and allowlisted KILN_* variables. */
+/** Snapshot of node, OS, CPU, memory, native SIMD level / CUDA build / GPU, package versions and allowlisted KILN_* variables. */
 export async function environmentSnapshot(): Promise<EnvironmentSnapshot> {
   let simdLevel: EnvironmentSnapshot['simdLevel'] = 'unavailable';
   let cudaCompiled: boolean | null = null;
+  let gpu: EnvironmentSnapshot['gpu'] = null;
   try {
     const { nativeInfo } = await import('../../bindings/index.js');
     const info = nativeInfo();
     simdLevel = info.simdLevel;
     cudaCompiled = info.cudaCompiled;
+    const first = info.gpus[0];
+    if (first) gpu = { name: first.name, memoryBytes: first.memoryBytes, computeCapability: first.computeCapability };
   } catch {
     // addon not built or not loadable: recorded as 'unavailable'
   }
@@ -87,7 +91,7 @@ export async function environmentSnapshot(): Promise<EnvironmentSnapshot> {
     memoryBytes: os.totalmem(),
     simdLevel,
     cudaCompiled,
-    gpu: null,
+    gpu,
     packages,
     env: allowlistedEnv(),
   };

@@ -7,6 +7,7 @@ import {
   gbdtPredictRowFunction,
   gbdtTrain,
   MAX_THREADS,
+  nativeInfo,
   type PredictorHandle,
   type RawForest,
   type RawGbdtParams,
@@ -64,10 +65,19 @@ export interface GBDTOptions {
   /** Validation metric for early stopping: the objective's loss (default) or 'auc' (binary). */
   metric?: 'default' | 'auc';
   numThreads?: number;
+  /**
+   * Where training runs: 'cpu' (default), 'cuda' (needs the CUDA build, `KILN_CUDA=1 npm install`,
+   * and a GPU; E_NO_GPU otherwise) or 'auto' (cuda when available, else cpu). An execution setting
+   * like numThreads: the trained model is the same on either device and does not record it.
+   */
+  device?: GbdtDevice;
   seed?: number;
   /** Rows sampled to find bin edges. */
   binSampleSize?: number;
 }
+
+/** Where GBDT training runs. */
+export type GbdtDevice = 'cpu' | 'cuda' | 'auto';
 
 /** Defaults of every option. */
 export const GBDT_DEFAULTS = {
@@ -88,6 +98,7 @@ export const GBDT_DEFAULTS = {
   maxBin: 255,
   metric: 'default' as 'default' | 'auc',
   numThreads: 0,
+  device: 'cpu' as GbdtDevice,
   seed: 0,
   binSampleSize: 200_000,
 };
@@ -95,7 +106,7 @@ export const GBDT_DEFAULTS = {
 const OPTION_KEYS = [
   'objective', 'numClass', 'huberDelta', 'nEstimators', 'learningRate', 'numLeaves', 'maxDepth', 'minDataInLeaf',
   'minSumHessianInLeaf', 'lambdaL2', 'minGainToSplit', 'featureFraction', 'baggingFraction', 'baggingFreq', 'classWeight',
-  'scalePosWeight', 'maxBin', 'categorical', 'unseenCategory', 'monotone', 'metric', 'numThreads', 'seed', 'binSampleSize',
+  'scalePosWeight', 'maxBin', 'categorical', 'unseenCategory', 'monotone', 'metric', 'numThreads', 'device', 'seed', 'binSampleSize',
 ] as const;
 
 /** One boosting round, as reported to onProgress. */
@@ -187,6 +198,8 @@ export function resolveGbdtOptions(options: GBDTOptions = {}): ResolvedOptions {
   const metric = o.metric ?? 'default';
   if (metric !== 'default' && metric !== 'auc') throw usage(`GBDT option metric must be 'default' or 'auc' (got ${JSON.stringify(metric)})`);
   if (metric === 'auc' && objective !== 'binary') throw usage("GBDT option metric 'auc' needs objective 'binary'");
+  const device = o.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda' && device !== 'auto') throw usage(`GBDT option device must be 'cpu', 'cuda' or 'auto' (got ${JSON.stringify(o.device)})`);
   const baggingFraction = optNumber(o, 'baggingFraction', 1, 0, 1, false, true);
   const baggingFreq = optNumber(o, 'baggingFreq', 0, 0, 1e6, true);
   return {
@@ -212,9 +225,26 @@ export function resolveGbdtOptions(options: GBDTOptions = {}): ResolvedOptions {
     monotone: monotone as Record<string, -1 | 0 | 1>,
     metric: metric as 'default' | 'auc',
     numThreads: optNumber(o, 'numThreads', 0, 0, MAX_THREADS, true),
+    device: device as GbdtDevice,
     seed: optNumber(o, 'seed', 0, 0, Number.MAX_SAFE_INTEGER, true),
     binSampleSize: optNumber(o, 'binSampleSize', 200_000, 1, Number.MAX_SAFE_INTEGER, true),
   };
+}
+
+/**
+ * The device training runs on: 'auto' is 'cuda' when the addon has CUDA and sees a GPU, else 'cpu';
+ * 'cuda' without them fails here with E_NO_GPU (the addon would refuse it too).
+ */
+export function resolveDevice(device: GbdtDevice): 'cpu' | 'cuda' {
+  if (device === 'cpu') return 'cpu';
+  const info = nativeInfo();
+  const usable = info.cudaCompiled && info.gpus.length > 0;
+  if (device === 'auto') return usable ? 'cuda' : 'cpu';
+  if (!info.cudaCompiled) {
+    throw new KilnError('E_NO_GPU', "GBDT option device 'cuda' needs the CUDA build of kiln, and this one was built without CUDA: rebuild with `KILN_CUDA=1 npm install` (or `npm run build:cuda`), or use device 'cpu' or 'auto'");
+  }
+  if (!usable) throw new KilnError('E_NO_GPU', "GBDT option device 'cuda': kiln was built with CUDA but no usable GPU was found (driver missing or no device); use device 'cpu' or 'auto'");
+  return 'cuda';
 }
 
 /** Sorted distinct category values (numbers ascending, then strings by code point). */
@@ -629,6 +659,7 @@ export class GBDT {
       metric: o.metric,
       seed: o.seed,
       numThreads: o.numThreads,
+      device: resolveDevice(o.device),
       maxBin: o.maxBin,
       binSampleSize: o.binSampleSize,
     };
@@ -657,8 +688,8 @@ export class GBDT {
     }
     const trees = treesFromTrained(result);
     const k = params.numClass > 1 ? params.numClass : 1;
-    // numThreads is an execution setting, not part of the model (models are identical for any).
-    const { numThreads: _threads, ...modelOptions } = o;
+    // numThreads and device are execution settings, not part of the model (models are identical for any).
+    const { numThreads: _threads, device: _device, ...modelOptions } = o;
     const recordedParams: Record<string, unknown> = {
       ...modelOptions,
       numClass: params.numClass,

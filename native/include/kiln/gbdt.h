@@ -32,6 +32,9 @@ inline constexpr int kMaxCategories = 255;
 
 enum class Objective { kBinary, kMulticlass, kRegression, kHuber };
 
+// Where the row-heavy training steps run. The trained forest is the same on either.
+enum class Device { kCpu, kCuda };
+
 // A forest in the model-file layout, flattened over trees (all indices tree-local).
 struct Forest {
   int num_features = 0;
@@ -195,6 +198,7 @@ struct TrainParams {
   int metric = 0;                         // 0 default (logloss / mlogloss / l2), 1 auc (binary)
   std::uint64_t seed = 0;
   int num_threads = 0;
+  Device device = Device::kCpu;           // kCuda: E_NO_GPU unless built with CUDA and a GPU is usable
   int max_bin = 255;
   std::uint64_t bin_sample_size = 200000;
 };
