@@ -38,7 +38,7 @@ constexpr std::size_t kPrefetchAhead = 24;
 // Split searches over at least this many rows (both children) fan out over the team.
 constexpr std::size_t kParallelSplitRows = 2048;
 // Leaves holding at least rows / kDenseLeafDivisor rows build their histograms column-wise.
-constexpr std::size_t kDenseLeafDivisor = 1;
+static const std::size_t kDenseLeafDivisor = [] { const char* e = std::getenv("KILN_DD"); return e ? std::strtoul(e, nullptr, 10) : 1ul; }();
 // Threads of the host split search when a device runs the row-heavy steps.
 constexpr int kDeviceSplitThreads = 16;
 // One-vs-rest categorical splits up to this many categories, sorted-prefix sets above.
@@ -252,7 +252,6 @@ class Trainer {
   TrainResult result_;
   std::vector<std::uint8_t> bins_;        // row-major rows x cols (histograms)
   std::vector<std::uint8_t> bins_col_;    // column-major cols x rows (partitions)
-  std::vector<std::uint8_t> flags_;       // per idx position: goes left (partition scratch)
   std::vector<std::uint8_t> valid_bins_;  // row-major
   std::vector<int> num_bins_;             // value bins (numeric) or categories per feature
   std::vector<double> weight_;            // per row
@@ -987,19 +986,25 @@ std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int n
     std::memcpy(idx + nl, scratch_.data(), nr * sizeof(std::uint32_t));
     return nl;
   }
-  flags_.resize(std::max(flags_.size(), n));
+  // Each block splits its rows into scratch (left rows forward from the block's start, right rows
+  // backward from its end), then copies both runs to their final places in order.
   const std::size_t blocks = NumBlocks(n, kBlock);
   std::vector<std::size_t> left_counts(blocks);
+  std::uint32_t* tmp = scratch_.data() + leaf.begin;
   team_.Run(blocks, [&](std::size_t b) {
     const std::size_t i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
-    std::size_t c = 0;
+    std::uint32_t* lp = tmp + i0;
+    std::uint32_t* rp = tmp + i1;
     for (std::size_t i = i0; i < i1; ++i) {
       if (i + kPrefetchAhead < i1) __builtin_prefetch(col + static_cast<std::size_t>(idx[i + kPrefetchAhead]) * stride);
-      const std::uint8_t left = left_of_bin[col[static_cast<std::size_t>(idx[i]) * stride]];
-      flags_[i] = left;
-      c += left;
+      const std::uint32_t r = idx[i];
+      const bool left = left_of_bin[col[static_cast<std::size_t>(r) * stride]];
+      *lp = r;
+      rp[-1] = r;
+      lp += left;
+      rp -= !left;
     }
-    left_counts[b] = c;
+    left_counts[b] = static_cast<std::size_t>(lp - (tmp + i0));
   });
   std::vector<std::size_t> left_at(blocks), right_at(blocks);
   std::size_t total_left = 0;
@@ -1014,15 +1019,12 @@ std::size_t Trainer::Partition(const LeafState& leaf, const BinTree& tree, int n
   }
   team_.Run(blocks, [&](std::size_t b) {
     const std::size_t i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
-    std::uint32_t* lp = scratch_.data() + left_at[b];
-    std::uint32_t* rp = scratch_.data() + right_at[b];
-    for (std::size_t i = i0; i < i1; ++i) {
-      const std::uint32_t row = idx[i];
-      if (flags_[i]) *lp++ = row;
-      else *rp++ = row;
-    }
+    const std::size_t nl = left_counts[b], nr = i1 - i0 - nl;
+    std::memcpy(idx + left_at[b], tmp + i0, nl * sizeof(std::uint32_t));
+    std::uint32_t* dst = idx + right_at[b];
+    const std::uint32_t* src = tmp + i1;
+    for (std::size_t j = 0; j < nr; ++j) dst[j] = src[-1 - static_cast<std::ptrdiff_t>(j)];
   });
-  std::memcpy(idx, scratch_.data(), n * sizeof(std::uint32_t));
   return total_left;
 }
 
