@@ -258,6 +258,7 @@ class Trainer {
   std::vector<double> scores_;            // rows x K
   std::vector<double> valid_scores_;      // valid_rows x K
   std::vector<double> grad_, hess_;       // rows x K
+  std::vector<double> block_gmax_, block_hmax_;  // per row block x K: max |grad|, max hess
   std::vector<std::int64_t> gh_;          // packed quantised (g, h) of the current tree
   double g_scale_ = 1, h_scale_ = 1;
   std::vector<std::uint32_t> bag_;        // in-bag rows, ascending
@@ -408,12 +409,24 @@ void Trainer::PrepareBins() {
     std::vector<std::string> errors(blocks);
     team_.Run(blocks, [&](std::size_t b) {
       const std::size_t r0 = b * kBlock, r1 = std::min(m.rows, r0 + kBlock);
+      if (out) {
+        // Transpose in tiles of rows so the row-major destination tile stays in L1.
+        constexpr std::size_t kTile = 64;
+        for (std::size_t t0 = r0; t0 < r1; t0 += kTile) {
+          const std::size_t t1 = std::min(r1, t0 + kTile);
+          for (std::size_t f = 0; f < m.cols; ++f) {
+            const std::uint8_t* src = colmajor.data() + f * m.rows;
+            std::uint8_t* dst = out->data() + f;
+            for (std::size_t r = t0; r < t1; ++r) dst[r * m.cols] = src[r];
+          }
+        }
+      }
       for (std::size_t f = 0; f < m.cols; ++f) {
         const int nc = p_.num_categories.empty() ? 0 : p_.num_categories[f];
         std::uint8_t* src = colmajor.data() + f * m.rows;
         std::uint8_t* dst = out ? out->data() + f : nullptr;
         if (nc == 0) {
-          if (dst) for (std::size_t r = r0; r < r1; ++r) dst[r * m.cols] = src[r];
+          continue;
         } else {
           for (std::size_t r = r0; r < r1; ++r) {
             const std::size_t at = m.layout == Layout::kRow ? r * m.cols + f : f * m.rows + r;
@@ -505,8 +518,12 @@ void Trainer::ComputeGradients(int /*iteration*/) {
   const std::size_t blocks = NumBlocks(rows_, kBlock);
   const std::size_t k = static_cast<std::size_t>(k_);
   const double mc_factor = k_ > 1 ? static_cast<double>(k_) / (k_ - 1) : 1.0;
+  block_gmax_.assign(blocks * k, 0.0);
+  block_hmax_.assign(blocks * k, 0.0);
   team_.Run(blocks, [&](std::size_t b) {
     const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
+    double* gm = block_gmax_.data() + b * k;
+    double* hm = block_hmax_.data() + b * k;
     for (std::size_t r = r0; r < r1; ++r) {
       const double w = weight_[r], y = in_.label[r];
       switch (p_.objective) {
@@ -514,6 +531,8 @@ void Trainer::ComputeGradients(int /*iteration*/) {
           const double pr = 1.0 / (1.0 + std::exp(-scores_[r]));
           grad_[r] = w * (pr - y);
           hess_[r] = std::max(w * pr * (1.0 - pr), 1e-16);
+          gm[0] = std::max(gm[0], std::fabs(grad_[r]));
+          hm[0] = std::max(hm[0], hess_[r]);
           break;
         }
         case Objective::kMulticlass: {
@@ -526,17 +545,23 @@ void Trainer::ComputeGradients(int /*iteration*/) {
             const double pr = std::exp(s[c] - mx) / sum;
             grad_[r * k + c] = w * (pr - (static_cast<double>(c) == y ? 1.0 : 0.0));
             hess_[r * k + c] = std::max(w * mc_factor * pr * (1.0 - pr), 1e-16);
+            gm[c] = std::max(gm[c], std::fabs(grad_[r * k + c]));
+            hm[c] = std::max(hm[c], hess_[r * k + c]);
           }
           break;
         }
         case Objective::kRegression:
           grad_[r] = w * (scores_[r] - y);
           hess_[r] = w;
+          gm[0] = std::max(gm[0], std::fabs(grad_[r]));
+          hm[0] = std::max(hm[0], hess_[r]);
           break;
         case Objective::kHuber: {
           const double d = scores_[r] - y;
           grad_[r] = w * (std::fabs(d) <= p_.huber_delta ? d : (d > 0 ? p_.huber_delta : -p_.huber_delta));
           hess_[r] = w;
+          gm[0] = std::max(gm[0], std::fabs(grad_[r]));
+          hm[0] = std::max(hm[0], hess_[r]);
           break;
         }
       }
@@ -604,20 +629,11 @@ void Trainer::Quantize(int tree_index, int k) {
       }
     }
   } else {
-    const std::size_t max_blocks = NumBlocks(rows_, kBlock);
-    std::vector<double> gmaxes(max_blocks, 0.0), hmaxes(max_blocks, 0.0);
-    team_.Run(max_blocks, [&](std::size_t b) {
-      const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
-      double gm = 0, hm = 0;
-      for (std::size_t r = r0; r < r1; ++r) {
-        gm = std::max(gm, std::fabs(grad_[r * kk + static_cast<std::size_t>(k)]));
-        hm = std::max(hm, hess_[r * kk + static_cast<std::size_t>(k)]);
-      }
-      gmaxes[b] = gm;
-      hmaxes[b] = hm;
-    });
-    gmax = *std::max_element(gmaxes.begin(), gmaxes.end());
-    hmax = *std::max_element(hmaxes.begin(), hmaxes.end());
+    // Block maxima come from ComputeGradients (the maximum does not depend on the block order).
+    for (std::size_t b = 0; b * kk < block_gmax_.size(); ++b) {
+      gmax = std::max(gmax, block_gmax_[b * kk + static_cast<std::size_t>(k)]);
+      hmax = std::max(hmax, block_hmax_[b * kk + static_cast<std::size_t>(k)]);
+    }
   }
   const double n = static_cast<double>(std::max<std::size_t>(rows_, 1));
   const double qg = std::max(1.0, std::min(16777216.0, std::floor(2147483647.0 / n)));
