@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/rng.h"
@@ -68,25 +70,6 @@ template <class T>
 inline double At(const T* data, const MatrixView& m, std::size_t r, std::size_t f) {
   return m.layout == Layout::kColumn ? static_cast<double>(data[f * m.rows + r])
                                      : static_cast<double>(data[r * m.cols + f]);
-}
-
-// Collects the non-NaN sampled values of feature f into buf (cleared first).
-template <class T>
-void GatherFeature(const MatrixView& m, std::size_t f, const std::vector<std::size_t>* sample,
-                   std::vector<double>& buf) {
-  const T* data = static_cast<const T*>(m.data);
-  buf.clear();
-  if (sample == nullptr) {
-    for (std::size_t r = 0; r < m.rows; ++r) {
-      const double v = At(data, m, r, f);
-      if (!std::isnan(v)) buf.push_back(v);
-    }
-  } else {
-    for (const std::size_t r : *sample) {
-      const double v = At(data, m, r, f);
-      if (!std::isnan(v)) buf.push_back(v);
-    }
-  }
 }
 
 // One value at a time per lane, four independent lanes interleaved so their loads overlap.
@@ -172,6 +155,87 @@ void BinRunScalarF64(const double* src, std::size_t n, const double* table, unsi
 
 }  // namespace cpu_impl
 
+// Order-preserving unsigned key of a float / double (NaN-free input; -0 sorts before +0).
+inline std::uint32_t SortKey(float v) {
+  std::uint32_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+inline std::uint64_t SortKey(double v) {
+  std::uint64_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return (u & 0x8000000000000000ull) ? ~u : (u | 0x8000000000000000ull);
+}
+template <class K>
+inline K FromSortKey(K k) {
+  constexpr K kSign = static_cast<K>(1) << (sizeof(K) * 8 - 1);
+  return (k & kSign) ? (k & ~kSign) : ~k;
+}
+
+// Least-significant-digit radix sort of keys (11-bit digits); tmp is scratch of the same size.
+// Passes where every key has the same digit are skipped.
+template <class K>
+void RadixSort(std::vector<K>& keys, std::vector<K>& tmp) {
+  constexpr unsigned kBits = 11;
+  constexpr std::size_t kBuckets = std::size_t{1} << kBits;
+  const std::size_t n = keys.size();
+  tmp.resize(n);
+  std::vector<std::size_t> count(kBuckets);
+  for (unsigned shift = 0; shift < sizeof(K) * 8; shift += kBits) {
+    std::fill(count.begin(), count.end(), 0);
+    for (std::size_t i = 0; i < n; ++i) ++count[(keys[i] >> shift) & (kBuckets - 1)];
+    if (n == 0 || count[(keys[0] >> shift) & (kBuckets - 1)] == n) continue;
+    std::size_t at = 0;
+    for (std::size_t b = 0; b < kBuckets; ++b) {
+      const std::size_t c = count[b];
+      count[b] = at;
+      at += c;
+    }
+    for (std::size_t i = 0; i < n; ++i) tmp[count[(keys[i] >> shift) & (kBuckets - 1)]++] = keys[i];
+    keys.swap(tmp);
+  }
+}
+
+// Thresholds of every feature from the sampled rows (all rows when sample is null): the sampled
+// values are staged column by column in one pass over the rows, then each feature's non-NaN values
+// are radix-sorted (the same sorted values as a comparison sort, up to the order of -0 and +0,
+// which ThresholdsFromSorted treats as one value).
+template <class T>
+void FitFeatures(const MatrixView& m, const std::vector<std::size_t>* sample, const FitBinsParams& params,
+                 std::vector<std::vector<double>>& per_feature) {
+  using Key = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  const T* data = static_cast<const T*>(m.data);
+  const std::size_t ns = sample ? sample->size() : m.rows;
+  std::vector<T> staged(ns * m.cols);
+  constexpr std::size_t kChunk = 4096;
+  ParallelFor((ns + kChunk - 1) / kChunk, params.num_threads, [&](std::size_t c) {
+    const std::size_t j0 = c * kChunk, j1 = std::min(ns, j0 + kChunk);
+    for (std::size_t j = j0; j < j1; ++j) {
+      const std::size_t r = sample ? (*sample)[j] : j;
+      for (std::size_t f = 0; f < m.cols; ++f) {
+        staged[f * ns + j] = m.layout == Layout::kColumn ? data[f * m.rows + r] : data[r * m.cols + f];
+      }
+    }
+  });
+  ParallelFor(m.cols, params.num_threads, [&](std::size_t f) {
+    std::vector<Key> keys, tmp;
+    keys.reserve(ns);
+    const T* col = staged.data() + f * ns;
+    for (std::size_t j = 0; j < ns; ++j) {
+      if (!std::isnan(col[j])) keys.push_back(SortKey(col[j]));
+    }
+    RadixSort(keys, tmp);
+    std::vector<double> sorted(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const Key u = FromSortKey(keys[i]);
+      T v;
+      std::memcpy(&v, &u, sizeof v);
+      sorted[i] = static_cast<double>(v);
+    }
+    per_feature[f] = ThresholdsFromSorted(sorted, params.max_bin);
+  });
+}
+
 void ValidateMatrix(const MatrixView& m) {
   if (m.rows == 0) throw InputError("rows must be >= 1");
   if (m.cols == 0) throw InputError("cols must be >= 1");
@@ -254,17 +318,11 @@ BinMapper FitBins(const MatrixView& m, const FitBinsParams& params) {
   }
 
   std::vector<std::vector<double>> per_feature(m.cols);
-  ParallelFor(m.cols, params.num_threads, [&](std::size_t f) {
-    std::vector<double> buf;
-    buf.reserve(use_all ? m.rows : sample.size());
-    if (m.dtype == DType::kFloat32) {
-      GatherFeature<float>(m, f, use_all ? nullptr : &sample, buf);
-    } else {
-      GatherFeature<double>(m, f, use_all ? nullptr : &sample, buf);
-    }
-    std::sort(buf.begin(), buf.end());
-    per_feature[f] = ThresholdsFromSorted(buf, params.max_bin);
-  });
+  if (m.dtype == DType::kFloat32) {
+    FitFeatures<float>(m, use_all ? nullptr : &sample, params, per_feature);
+  } else {
+    FitFeatures<double>(m, use_all ? nullptr : &sample, params, per_feature);
+  }
 
   BinMapper mapper;
   mapper.num_bins.resize(m.cols);

@@ -522,6 +522,8 @@ void Trainer::ComputeGradients(int /*iteration*/) {
   block_hmax_.assign(blocks * k, 0.0);
   team_.Run(blocks, [&](std::size_t b) {
     const std::size_t r0 = b * kBlock, r1 = std::min(rows_, r0 + kBlock);
+    // Maxima in locals (class 0 / the single output), folded into the block's slots at the end.
+    double gm0 = 0, hm0 = 0;
     double* gm = block_gmax_.data() + b * k;
     double* hm = block_hmax_.data() + b * k;
     for (std::size_t r = r0; r < r1; ++r) {
@@ -531,8 +533,8 @@ void Trainer::ComputeGradients(int /*iteration*/) {
           const double pr = 1.0 / (1.0 + std::exp(-scores_[r]));
           grad_[r] = w * (pr - y);
           hess_[r] = std::max(w * pr * (1.0 - pr), 1e-16);
-          gm[0] = std::max(gm[0], std::fabs(grad_[r]));
-          hm[0] = std::max(hm[0], hess_[r]);
+          gm0 = std::max(gm0, std::fabs(grad_[r]));
+          hm0 = std::max(hm0, hess_[r]);
           break;
         }
         case Objective::kMulticlass: {
@@ -553,18 +555,22 @@ void Trainer::ComputeGradients(int /*iteration*/) {
         case Objective::kRegression:
           grad_[r] = w * (scores_[r] - y);
           hess_[r] = w;
-          gm[0] = std::max(gm[0], std::fabs(grad_[r]));
-          hm[0] = std::max(hm[0], hess_[r]);
+          gm0 = std::max(gm0, std::fabs(grad_[r]));
+          hm0 = std::max(hm0, hess_[r]);
           break;
         case Objective::kHuber: {
           const double d = scores_[r] - y;
           grad_[r] = w * (std::fabs(d) <= p_.huber_delta ? d : (d > 0 ? p_.huber_delta : -p_.huber_delta));
           hess_[r] = w;
-          gm[0] = std::max(gm[0], std::fabs(grad_[r]));
-          hm[0] = std::max(hm[0], hess_[r]);
+          gm0 = std::max(gm0, std::fabs(grad_[r]));
+          hm0 = std::max(hm0, hess_[r]);
           break;
         }
       }
+    }
+    if (k == 1) {
+      gm[0] = gm0;
+      hm[0] = hm0;
     }
   });
 }
