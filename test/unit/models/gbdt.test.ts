@@ -433,3 +433,85 @@ describe('bad input', () => {
     expect(m.toJSON().trees.every((t) => t.numLeaves === 1)).toBe(true);
   });
 });
+
+describe('growth and weighting parameters', () => {
+  const d = binaryData(3000, 6, 17);
+  /** Depth of every leaf of a tree (root depth 0). */
+  const leafDepths = (t: GbdtModelJson['trees'][number]): number[] => {
+    const out: number[] = [];
+    const walk = (node: number, depth: number): void => {
+      if (node < 0) {
+        out.push(depth);
+        return;
+      }
+      walk(t.leftChild[node]!, depth + 1);
+      walk(t.rightChild[node]!, depth + 1);
+    };
+    if (t.numLeaves === 1) return [0];
+    walk(0, 0);
+    return out;
+  };
+
+  it('maxDepth, numLeaves, minDataInLeaf and minGainToSplit bound the trees', async () => {
+    const deep = (await new GBDT({ nEstimators: 3, numLeaves: 31, seed: 1 }).fit(d.X, d.y)).toJSON();
+    expect(Math.max(...deep.trees.flatMap(leafDepths))).toBeGreaterThan(3);
+    const shallow = (await new GBDT({ nEstimators: 3, numLeaves: 31, maxDepth: 3, seed: 1 }).fit(d.X, d.y)).toJSON();
+    for (const t of shallow.trees) {
+      expect(Math.max(...leafDepths(t))).toBeLessThanOrEqual(3);
+      expect(t.numLeaves).toBeLessThanOrEqual(8);
+    }
+    const few = (await new GBDT({ nEstimators: 3, numLeaves: 5, seed: 1 }).fit(d.X, d.y)).toJSON();
+    expect(few.trees.every((t) => t.numLeaves === 5)).toBe(true);
+    const big = (await new GBDT({ nEstimators: 3, numLeaves: 31, minDataInLeaf: 150, seed: 1 }).fit(d.X, d.y)).toJSON();
+    for (const t of big.trees) {
+      expect(t.leafCount.reduce((a, b) => a + b, 0)).toBe(3000);
+      expect(Math.min(...t.leafCount)).toBeGreaterThanOrEqual(150);
+    }
+    expect(Math.min(...deep.trees.flatMap((t) => t.leafCount))).toBeLessThan(150);
+    const stumps = (await new GBDT({ nEstimators: 3, minGainToSplit: 1e12, seed: 1 }).fit(d.X, d.y)).toJSON();
+    expect(stumps.trees.every((t) => t.numLeaves === 1)).toBe(true);
+  });
+
+  it("classWeight 'balanced' and scalePosWeight lift the minority class's probabilities", async () => {
+    // Imbalanced: keep every negative and one positive in five.
+    const keep: number[] = [];
+    for (let i = 0; i < d.X.rows; i++) if (d.y[i] === 0 || i % 5 === 0) keep.push(i);
+    const c = d.X.cols;
+    const X = { values: new Float32Array(keep.length * c), rows: keep.length, cols: c };
+    const y = new Float64Array(keep.length);
+    keep.forEach((r, i) => {
+      X.values.set(d.X.values.subarray(r * c, (r + 1) * c), i * c);
+      y[i] = d.y[r]!;
+    });
+    const pos = y.reduce((a, b) => a + b, 0);
+    /** Mean probability with each class's rows counted half (the class-balanced mean). */
+    const balancedMeanP = async (opts: ConstructorParameters<typeof GBDT>[0]): Promise<number> => {
+      const p = await (await new GBDT({ nEstimators: 20, numLeaves: 7, seed: 3, ...opts }).fit(X, y)).predict(X);
+      let sp = 0, sn = 0;
+      p.forEach((v, i) => (y[i] === 1 ? (sp += v) : (sn += v)));
+      return 0.5 * (sp / pos) + 0.5 * (sn / (y.length - pos));
+    };
+    const plain = await balancedMeanP({});
+    const balanced = await balancedMeanP({ classWeight: 'balanced' });
+    const scaled = await balancedMeanP({ scalePosWeight: (y.length - pos) / pos });
+    expect(plain).toBeLessThan(0.4);
+    // Weighted log-loss training centres the weighted mean probability on 1/2.
+    expect(Math.abs(balanced - 0.5)).toBeLessThan(0.03);
+    expect(Math.abs(scaled - 0.5)).toBeLessThan(0.03);
+  });
+
+  it('feature importance: split counts match the trees, gain ranks the informative features first', async () => {
+    const m = await new GBDT({ nEstimators: 10, numLeaves: 7, seed: 2 }).fit(d.X, d.y);
+    const json = m.toJSON();
+    const splits = m.featureImportance('split');
+    const counts = new Array<number>(d.X.cols).fill(0);
+    for (const t of json.trees) for (const f of t.splitFeature) counts[f]!++;
+    expect(splits.map((s) => s.importance)).toEqual(counts);
+    const gain = m.featureImportance('gain');
+    const sumGain = new Array<number>(d.X.cols).fill(0);
+    for (const t of json.trees) t.splitFeature.forEach((f, j) => (sumGain[f]! += t.splitGain[j]!));
+    gain.forEach((g, i) => expect(g.importance).toBeCloseTo(sumGain[i]!, 6));
+    const top3 = [...gain].sort((a, b) => b.importance - a.importance).slice(0, 3).map((g) => g.feature).sort();
+    expect(top3).toEqual([json.features[0]!.name, json.features[1]!.name, json.features[2]!.name].sort());
+  });
+});
