@@ -1,5 +1,6 @@
-// Compile check of the CUDA sources (native/gbdt/*.cu) with the flags binding.gyp uses. Runs only
-// where nvcc is on PATH (CI machines without the CUDA toolkit skip it); nothing is executed on a GPU.
+// Compile check of the CUDA sources (native/gbdt/*.cu) with the flags binding.gyp uses, and a
+// build + link of the GPU benchmark harness (benchmarks/gpu/build.sh). Runs only where nvcc is on
+// PATH (CI machines without the CUDA toolkit skip it); nothing is executed on a GPU.
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,5 +45,14 @@ describe.skipIf(nvcc === null)('CUDA sources compile with nvcc', () => {
       ),
     );
     for (const f of sources) expect(fs.statSync(path.join(tmp, `${f}.o`)).size).toBeGreaterThan(1000);
+  });
+
+  it('the GPU harness builds, links and runs (reporting that no GPU is visible here)', { timeout: 300_000 }, async () => {
+    const out = path.join(tmp, 'harness');
+    await run('bash', ['benchmarks/gpu/build.sh'], { cwd: root, env: { ...process.env, OUT: out, JOBS: '2' }, maxBuffer: 16 << 20 });
+    const bin = path.join(out, 'kiln-gpu-harness');
+    expect(fs.statSync(bin).size).toBeGreaterThan(100_000);
+    const res = await run(bin, [], { cwd: root, timeout: 60_000 }).catch((e: { stdout?: string; stderr?: string }) => e);
+    expect(`${res.stdout ?? ''}${res.stderr ?? ''}`).toMatch(/kiln GPU harness/);
   });
 });
