@@ -4,11 +4,12 @@ import { isKilnError, KilnError } from '../src/index.js';
 /** kiln's exit codes: 0 success, 1 a gate failed, 2 bad usage or unreadable input, 3 internal error, 130 cancelled (Ctrl-C, SIGTERM). */
 export const EXIT = { OK: 0, GATE: 1, USAGE: 2, INTERNAL: 3, CANCELLED: 130 } as const;
 
-const USAGE_CODES = new Set(['E_USAGE', 'E_IO', 'E_SCHEMA', 'E_NATIVE_INPUT', 'E_MANIFEST', 'E_DATASET', 'E_MODEL_FORMAT']);
+const USAGE_CODES = new Set(['E_USAGE', 'E_IO', 'E_SCHEMA', 'E_NATIVE_INPUT', 'E_MANIFEST', 'E_DATASET', 'E_MODEL_FORMAT', 'E_DATA_CHANGED']);
 
 /** The exit code an error maps to. */
 export function exitCodeFor(err: unknown): number {
   if (isKilnError(err) && err.code === 'E_CANCELLED') return EXIT.CANCELLED;
+  if (isKilnError(err) && err.code === 'E_GATE') return EXIT.GATE;
   if (isKilnError(err)) return USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.INTERNAL;
   return EXIT.INTERNAL;
 }

@@ -29,3 +29,7 @@ export { LogisticRegression, type LogisticRegressionOptions, type LogisticRegres
 export { MLP, type MLPOptions, type MLPParams, type MlpModelJson, type MlpTrainingInfo, type MlpFitCall, type MlpObjectiveName } from './models/mlp.js';
 export { type FeatureInput, type TargetInput } from './models/dense-input.js';
 export { type TrainProgress, type TrainHooks } from '../bindings/index.js';
+export { concatBatches, takeRows } from './batch/ops.js';
+export { readTrainConfigFile, validateTrainConfig, resolveTrainConfig, DEFAULT_STACK_MEMBERS, type TrainConfig, type TrainConfigFile, type TrainFlags, type ModelKind as TrainModelKind } from './train/config.js';
+export { splitRows, type SplitIndices } from './train/split.js';
+export { defaultRunStore, recordRun, listRuns, getRun, compareRuns, flattenParams, type RunRecord, type RunDetails } from './train/store.js';

@@ -77,8 +77,8 @@ export class RunReceipt {
     private readonly config: unknown,
     readonly configHash: string,
     readonly inputs: ReceiptFile[],
-    private readonly git: GitInfo | null,
-    private readonly environment: EnvironmentSnapshot,
+    readonly git: GitInfo | null,
+    readonly environment: EnvironmentSnapshot,
   ) {
     this.startMs = Date.parse(startedAt);
   }
