@@ -33,3 +33,4 @@ export { concatBatches, takeRows } from './batch/ops.js';
 export { readTrainConfigFile, validateTrainConfig, resolveTrainConfig, DEFAULT_STACK_MEMBERS, type TrainConfig, type TrainConfigFile, type TrainFlags, type ModelKind as TrainModelKind } from './train/config.js';
 export { splitRows, type SplitIndices } from './train/split.js';
 export { defaultRunStore, recordRun, listRuns, getRun, compareRuns, flattenParams, type RunRecord, type RunDetails } from './train/store.js';
+export { registerModel, listVersions, resolveRegistryRef, defaultRegistryDir, type RegistryVersion } from './registry/registry.js';

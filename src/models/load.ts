@@ -5,6 +5,7 @@ import { LogisticRegression } from './linear.js';
 import { MLP } from './mlp.js';
 import { readLightGBMModel } from './interop/lightgbm.js';
 import { readXGBoostModel, writeXGBoostModel } from './interop/xgboost.js';
+import { resolveRegistryRef } from '../registry/registry.js';
 
 /** Any model kiln can load from its own format. */
 export type KilnModel = GBDT | LogisticRegression | MLP;
@@ -23,9 +24,10 @@ export function modelFromJSON(obj: ModelJson, source = 'model'): KilnModel {
   }
 }
 
-/** Reads a kiln model file of any kind (gbdt, linear, mlp). Throws E_IO or E_MODEL_FORMAT. */
+/** Reads a kiln model file of any kind, or `registry:<name>[@<version>]`. Throws E_IO, E_USAGE or E_MODEL_FORMAT. */
 export async function loadModel(file: string): Promise<KilnModel> {
-  return modelFromJSON(readModelFile(file), file);
+  const at = file.startsWith('registry:') ? resolveRegistryRef(file).path : file;
+  return modelFromJSON(readModelFile(at), file);
 }
 
 /** Imports an XGBoost JSON model (save_model('m.json')) as a kiln GBDT. Throws E_IO / E_MODEL_FORMAT. */
