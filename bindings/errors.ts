@@ -10,7 +10,8 @@ export type KilnErrorCode =
   | 'E_MANIFEST'
   | 'E_DATASET'
   | 'E_INTERNAL'
-  | 'E_CANCELLED';
+  | 'E_CANCELLED'
+  | 'E_VALIDATION';
 
 /** The one error class of kiln: `code` is stable, `details` carries file/row/field when known. */
 export class KilnError extends Error {
