@@ -29,3 +29,6 @@ export { LogisticRegression, type LogisticRegressionOptions, type LogisticRegres
 export { MLP, type MLPOptions, type MLPParams, type MlpModelJson, type MlpTrainingInfo, type MlpFitCall, type MlpObjectiveName } from './models/mlp.js';
 export { type FeatureInput, type TargetInput } from './models/dense-input.js';
 export { type TrainProgress, type TrainHooks } from '../bindings/index.js';
+export { buildFeatures, applyFeatures, loadSpec, validateSpec, parseSpecText, compileStage, buildInputRelation, encodeBatch, fitCategory, fitTextHash, readFeatureSchema, assertValidFeatureSchema, OTHER_VALUE, type BuildFeaturesOptions, type BuildFeaturesResult, type ApplyFeaturesOptions, type FeatureSpec, type FeatureDef, type FeatureSchema, type FeatureSchemaColumn, type FittedEncoder, type CategoryEncoder, type TextHashEncoder, type UnseenCounts as FeatureUnseenCounts } from './features/index.js';
+export { textHash, normalizeText, murmurHash3, MAX_HASH_BITS, type TextHashOptions, type SparseRows } from '../bindings/index.js';
+export { scanConnection } from './io/scan.js';
