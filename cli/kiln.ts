@@ -6,6 +6,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerManifest } from './commands/manifest.js';
 import { registerDemo } from './commands/demo.js';
+import { registerFeatures } from './commands/features.js';
 import { KILN_VERSION } from '../src/index.js';
 
 /** Builds the `kiln` program with every verb registered. */
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerData(program);
   registerIngest(program);
   registerManifest(program);
+  registerFeatures(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
