@@ -43,6 +43,7 @@
         'native/scan/duckdb_scan.cc',
         'native/gbdt/gbdt.cc',
         'native/gbdt/predict.cc',
+        'native/hashing/text_hash.cc',
         'native/napi/addon.cc',
         'native/napi/errors.cc',
         'native/napi/binning_worker.cc',
@@ -50,6 +51,7 @@
         'native/napi/gbdt_worker.cc',
         'native/napi/linear_worker.cc',
         'native/napi/mlp_worker.cc',
+        'native/napi/hashing_worker.cc',
       ],
       'include_dirs': [
         '<!(node -p "require(\'node-addon-api\').include_dir")',

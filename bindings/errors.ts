@@ -12,7 +12,8 @@ export type KilnErrorCode =
   | 'E_INTERNAL'
   | 'E_CANCELLED'
   | 'E_GATE'
-  | 'E_DATA_CHANGED';
+  | 'E_DATA_CHANGED'
+  | 'E_VALIDATION';
 
 /** The one error class of kiln: `code` is stable, `details` carries file/row/field when known. */
 export class KilnError extends Error {

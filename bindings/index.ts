@@ -33,6 +33,8 @@ import type {
   RawScanBatch,
   RawScanHandle,
   RawTrainProgress,
+  RawSparseRows,
+  RawTextHashOptions,
 } from './native.js';
 
 /** Bin code of missing (NaN) values; value bins are 0..254. */
@@ -682,4 +684,79 @@ export async function predictMlp(values: FloatArray, options: MatrixOptions, mod
   const { values: arr, matrix } = checkMatrix(op, values, options, PREDICT_KEYS);
   const m = checkMlpModel(op, model, matrix.cols);
   return loadAddon().predictMlp(arr, matrix, m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text hashing
+
+/** Largest bits of textHash (2^12 buckets). */
+export const MAX_HASH_BITS = 12;
+
+/** Options of textHash. */
+export interface TextHashOptions {
+  /** 2^bits buckets, 1..12 (default 8). */
+  bits?: number;
+  /** MurmurHash3 seed, 0..2^32-1 (default 0). */
+  seed?: number;
+  /** Also hash adjacent token pairs (default false). */
+  bigrams?: boolean;
+  /** L2-normalise each row after weighting (default false). */
+  l2?: boolean;
+  /** Per-bucket weights (2^bits, finite, >= 0), e.g. IDF; default none (raw counts). */
+  idf?: Float64Array | null;
+  /** Default 'auto'; output is identical either way. */
+  simd?: SimdMode;
+  /** Kernel threads, default 0 = hardware concurrency. Output never depends on it. */
+  numThreads?: number;
+}
+
+/** Hashed rows in CSR form (see RawSparseRows). */
+export type SparseRows = RawSparseRows;
+
+const TEXT_HASH_KEYS = ['bits', 'seed', 'bigrams', 'l2', 'idf', 'simd', 'numThreads'] as const;
+
+/**
+ * Normalises (lowercase ASCII, digits and punctuation separate tokens), tokenises and hashes a
+ * utf8 column (Arrow layout: bytes, rows + 1 offsets, optional LSB-first validity; null rows are
+ * empty) into 2^bits buckets with a seeded MurmurHash3, off the JS thread. The column is copied
+ * before the call returns.
+ */
+export async function textHash(column: { values: Uint8Array; offsets: Int32Array; validity: Uint8Array | null; rows: number }, options: TextHashOptions = {}): Promise<SparseRows> {
+  const op = 'textHash';
+  if (options === null || typeof options !== 'object') throw inputError(op, `options must be an object (got ${typeName(options)})`);
+  checkKeys(op, options, TEXT_HASH_KEYS);
+  if (!isTag(column?.values, 'Uint8Array')) throw inputError(op, `column.values must be a Uint8Array (got ${typeName(column?.values)})`);
+  if (!isTag(column.offsets, 'Int32Array')) throw inputError(op, `column.offsets must be an Int32Array (got ${typeName(column.offsets)})`);
+  if (column.validity !== null && !isTag(column.validity, 'Uint8Array')) throw inputError(op, `column.validity must be a Uint8Array or null (got ${typeName(column.validity)})`);
+  const rows = checkInt(op, 'rows', column.rows, 0, 2 ** 31 - 2);
+  if (column.offsets.length < rows + 1) throw inputError(op, `column.offsets has ${column.offsets.length} entries, expected rows + 1 = ${rows + 1}`);
+  const raw: RawTextHashOptions = {
+    rows,
+    bits: checkInt(op, 'bits', options.bits ?? 8, 1, MAX_HASH_BITS),
+    seed: checkInt(op, 'seed', options.seed ?? 0, 0, 0xffffffff),
+    bigrams: Boolean(options.bigrams),
+    l2: Boolean(options.l2),
+    simd: checkEnum<SimdMode>(op, 'simd', options.simd ?? 'auto', ['auto', 'scalar']),
+    numThreads: checkInt(op, 'numThreads', options.numThreads ?? 0, 0, MAX_THREADS),
+  };
+  const idf = options.idf ?? null;
+  if (idf !== null) {
+    checkFiniteVector(op, 'options.idf', idf, 2 ** raw.bits);
+    for (let i = 0; i < idf.length; i++) if (idf[i]! < 0) throw inputError(op, `options.idf[${i}] must be >= 0`);
+  }
+  return loadAddon().textHash(column.values, column.offsets, column.validity, raw, idf);
+}
+
+/** The normalised text of a string as textHash sees it (tokens joined by one space). */
+export function normalizeText(text: string): string {
+  if (typeof text !== 'string') throw inputError('normalizeText', `text must be a string (got ${typeName(text)})`);
+  return loadAddon().normalizeText(text);
+}
+
+/** MurmurHash3_x86_32 (unsigned) of a string's UTF-8 bytes or of raw bytes. */
+export function murmurHash3(data: string | Uint8Array, seed = 0): number {
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  if (!isTag(bytes, 'Uint8Array')) throw inputError('murmurHash3', `data must be a string or Uint8Array (got ${typeName(data)})`);
+  checkInt('murmurHash3', 'seed', seed, 0, 0xffffffff);
+  return loadAddon().murmurHash3(bytes, seed);
 }

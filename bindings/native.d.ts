@@ -295,6 +295,31 @@ export interface RawTrainResult {
   earlyStopped: boolean;
 }
 
+/** Options of textHash (all required at this level). */
+export interface RawTextHashOptions {
+  /** Rows of the string column, integer in [0, 2^31-2]; offsets has rows + 1 entries. */
+  rows: number;
+  /** 2^bits buckets, integer in [1, 12]. */
+  bits: number;
+  /** MurmurHash3 seed, integer in [0, 2^32-1]. */
+  seed: number;
+  /** Also hash adjacent token pairs. */
+  bigrams: boolean;
+  /** L2-normalise each row (after IDF weighting). */
+  l2: boolean;
+  /** 'auto' = SSE2 normaliser where compiled, 'scalar' = portable loop (same output). */
+  simd: 'auto' | 'scalar';
+  /** Integer in [0, 256]; 0 = hardware concurrency. Output never depends on it. */
+  numThreads: number;
+}
+
+/** Hashed rows in CSR form: row r holds indices[indptr[r] .. indptr[r+1]) (ascending, unique). */
+export interface RawSparseRows {
+  indptr: Int32Array;
+  indices: Int32Array;
+  values: Float64Array;
+}
+
 export interface NativeAddon {
   /** A new cancellation token. */
   cancelToken(): RawCancelToken;
@@ -338,6 +363,15 @@ export interface NativeAddon {
   fitMlp(values: RawFloatArray, targets: Float64Array, options: RawFitMlpOptions, valid: RawMlpValid | null, cancelFlag: Int32Array, onProgress?: RawProgressCallback): Promise<RawMlpFit>;
   /** Predictions: rows values (binary P(class 1), regression) or rows * numClass probabilities. */
   predictMlp(values: RawFloatArray, options: RawMatrixOptions, model: RawMlpModel): Promise<Float64Array>;
+  /**
+   * Normalises, tokenises and hashes a utf8 column (Arrow layout; copied before the promise is
+   * returned) into bucket counts, times idf (2^bits weights) when given, L2-normalised with l2.
+   */
+  textHash(bytes: Uint8Array, offsets: Int32Array, validity: Uint8Array | null, options: RawTextHashOptions, idf: Float64Array | null): Promise<RawSparseRows>;
+  /** The normalised text of a string: lowercase ASCII tokens joined by one space. */
+  normalizeText(text: string): string;
+  /** MurmurHash3_x86_32 of the bytes (unsigned). */
+  murmurHash3(bytes: Uint8Array, seed: number): number;
   /** Synchronous build/machine info. */
   nativeInfo(): RawNativeInfo;
   /** Registers the error constructor (called once by bindings/index.ts at load). */

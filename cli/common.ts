@@ -10,6 +10,7 @@ const USAGE_CODES = new Set(['E_USAGE', 'E_IO', 'E_SCHEMA', 'E_NATIVE_INPUT', 'E
 export function exitCodeFor(err: unknown): number {
   if (isKilnError(err) && err.code === 'E_CANCELLED') return EXIT.CANCELLED;
   if (isKilnError(err) && err.code === 'E_GATE') return EXIT.GATE;
+  if (isKilnError(err) && err.code === 'E_VALIDATION') return EXIT.GATE;
   if (isKilnError(err)) return USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.INTERNAL;
   return EXIT.INTERNAL;
 }

@@ -34,3 +34,6 @@ export { readTrainConfigFile, validateTrainConfig, resolveTrainConfig, DEFAULT_S
 export { splitRows, type SplitIndices } from './train/split.js';
 export { defaultRunStore, recordRun, listRuns, getRun, compareRuns, flattenParams, type RunRecord, type RunDetails } from './train/store.js';
 export { registerModel, listVersions, resolveRegistryRef, defaultRegistryDir, type RegistryVersion } from './registry/registry.js';
+export { buildFeatures, applyFeatures, loadSpec, validateSpec, parseSpecText, compileStage, buildInputRelation, encodeBatch, fitCategory, fitTextHash, readFeatureSchema, assertValidFeatureSchema, OTHER_VALUE, type BuildFeaturesOptions, type BuildFeaturesResult, type ApplyFeaturesOptions, type FeatureSpec, type FeatureDef, type FeatureSchema, type FeatureSchemaColumn, type FittedEncoder, type CategoryEncoder, type TextHashEncoder, type UnseenCounts as FeatureUnseenCounts } from './features/index.js';
+export { textHash, normalizeText, murmurHash3, MAX_HASH_BITS, type TextHashOptions, type SparseRows } from '../bindings/index.js';
+export { scanConnection } from './io/scan.js';

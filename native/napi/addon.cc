@@ -42,6 +42,10 @@ Napi::Value PredictLinearJs(const Napi::CallbackInfo& info);
 // Defined in mlp_worker.cc.
 Napi::Value FitMlpJs(const Napi::CallbackInfo& info);
 Napi::Value PredictMlpJs(const Napi::CallbackInfo& info);
+// Defined in hashing_worker.cc.
+Napi::Value TextHashJs(const Napi::CallbackInfo& info);
+Napi::Value NormalizeTextJs(const Napi::CallbackInfo& info);
+Napi::Value MurmurHash3Js(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -86,6 +90,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("predictLinear", Napi::Function::New(env, PredictLinearJs, "predictLinear"));
   exports.Set("fitMlp", Napi::Function::New(env, FitMlpJs, "fitMlp"));
   exports.Set("predictMlp", Napi::Function::New(env, PredictMlpJs, "predictMlp"));
+  exports.Set("textHash", Napi::Function::New(env, TextHashJs, "textHash"));
+  exports.Set("normalizeText", Napi::Function::New(env, NormalizeTextJs, "normalizeText"));
+  exports.Set("murmurHash3", Napi::Function::New(env, MurmurHash3Js, "murmurHash3"));
   exports.Set("nativeInfo", Napi::Function::New(env, NativeInfo, "nativeInfo"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("MISSING_BIN", Napi::Number::New(env, kMissingBin));

@@ -104,39 +104,50 @@ export async function* scanQuery(sql: string, opts: ScanOptions & { context?: Re
     }
     if (opts.engine === 'native') throw new KilnError('E_NATIVE_MISSING', 'native scan unavailable: the kiln addon or libduckdb could not be loaded');
   }
-  yield* withConnectionGen(async function* (conn) {
-    let plan: PlannedColumn[];
+  yield* withConnectionGen((conn) => scanConnection(conn, sql, opts));
+}
+
+/**
+ * Streams a SELECT run on a given @duckdb/node-api connection as ColumnBatches (for callers that
+ * own a configured DuckDB instance, e.g. feature builds with a memory limit and spill directory).
+ */
+export async function* scanConnection(conn: DuckDBConnection, sql: string, opts: ScanOptions & { context?: Record<string, unknown> } = {}): AsyncGenerator<ColumnBatch> {
+  const batchSize = checkBatchSize(opts.batchSize);
+  const limit = opts.limit ?? Infinity;
+  const context = opts.context ?? { sql };
+  const project = (plan: PlannedColumn[]): string =>
+    `SELECT ${plan.map((p) => p.expr).join(', ')} FROM (${sql})${Number.isFinite(limit) ? ` LIMIT ${Math.trunc(limit)}` : ''}`;
+  let plan: PlannedColumn[];
+  try {
+    plan = await planQuery(conn, sql);
+  } catch (err) {
+    throw duckdbError(err, context);
+  }
+  let result;
+  try {
+    result = await conn.stream(project(plan));
+  } catch (err) {
+    throw duckdbError(err, context);
+  }
+  let builder = new BatchBuilder(plan, batchSize);
+  for (;;) {
+    let chunk: DuckDBDataChunk | null;
     try {
-      plan = await planQuery(conn, sql);
+      chunk = await result.fetchChunk();
     } catch (err) {
       throw duckdbError(err, context);
     }
-    let result;
-    try {
-      result = await conn.stream(project(plan));
-    } catch (err) {
-      throw duckdbError(err, context);
-    }
-    let builder = new BatchBuilder(plan, batchSize);
-    for (;;) {
-      let chunk: DuckDBDataChunk | null;
-      try {
-        chunk = await result.fetchChunk();
-      } catch (err) {
-        throw duckdbError(err, context);
-      }
-      if (!chunk || chunk.rowCount === 0) break;
-      let from = 0;
-      while (from < chunk.rowCount) {
-        from = builder.appendChunk(chunk, from);
-        if (builder.full) {
-          yield builder.finish();
-          builder = new BatchBuilder(plan, batchSize);
-        }
+    if (!chunk || chunk.rowCount === 0) break;
+    let from = 0;
+    while (from < chunk.rowCount) {
+      from = builder.appendChunk(chunk, from);
+      if (builder.full) {
+        yield builder.finish();
+        builder = new BatchBuilder(plan, batchSize);
       }
     }
-    if (builder.rows > 0) yield builder.finish();
-  });
+  }
+  if (builder.rows > 0) yield builder.finish();
 }
 
 /** Plans a query with the native engine's own DuckDB (DESCRIBE), so a native scan never starts a second instance. */
