@@ -29,3 +29,5 @@ export { LogisticRegression, type LogisticRegressionOptions, type LogisticRegres
 export { MLP, type MLPOptions, type MLPParams, type MlpModelJson, type MlpTrainingInfo, type MlpFitCall, type MlpObjectiveName } from './models/mlp.js';
 export { type FeatureInput, type TargetInput } from './models/dense-input.js';
 export { type TrainProgress, type TrainHooks } from '../bindings/index.js';
+export { buildCard, writeCard, serializeCard, assertValidCard, renderCardHtml, rocCurve, prCurve, reliabilityBins, scoreHistogram, histogramCounts, binEdges, confusionCounts, cardCurvesFromPredictions, CARD_FORMAT_VERSION, DEFAULT_CURVE_POINTS, MAX_CURVE_CLASSES, type CardInput, type CardJson, type CardTask, type CardCurves, type RocCurve, type PrCurve, type ReliabilityBin, type ReliabilityCurve, type ScoreHistogram, type ConfusionMatrix, type ClassReportRow, type FeatureImportanceEntry, type ClassificationPredictions, type RegressionPredictions } from './evaluate/card.js';
+export { CARD_PLOT_IDS, expectedPlotIds } from './evaluate/card-html.js';
