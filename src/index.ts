@@ -34,6 +34,8 @@ export {
   expectedCalibrationError, reliabilityCurve, rocCurve, precisionRecallCurve, scoreHistogram, mse, rmse, mae, r2, stableSum,
   classificationMetrics, classificationCurves, regressionMetrics, labelsFromProbabilities,
   optimizeThreshold, thresholdCandidates, thresholdObjective,
+  ConformalClassifier, ConformalRegressor, conformalRank, conformalQuantile, setCoverage, intervalCoverage, setsToLists,
+  type ConformalJson, type ConformalOptions, type ConformalSets, type ConformalIntervals,
   type Average, type ClassMetricOptions, type PrecisionRecallF1, type ClassReportRow, type ClassificationReport, type ConfusionMatrix,
   type RocCurve, type PrecisionRecallCurve, type RankingOptions, type ReliabilityBin, type ReliabilityCurve, type ScoreHistogram,
   type ClassificationMetrics, type ClassificationCurves, type RegressionMetrics,

@@ -2,3 +2,4 @@
 export * from './metrics.js';
 export * from './thresholds.js';
 export { type NumberVector, type ScoreInput } from './input.js';
+export * from './conformal.js';
