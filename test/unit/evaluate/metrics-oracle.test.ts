@@ -44,8 +44,9 @@ type Prf = Record<string, { precision: number; recall: number; f1: number }> & {
 type SkReport = Record<string, number | { precision: number; recall: number; 'f1-score': number; support: number }>;
 
 function checkPrf(y: number[], yPred: number[], prf: Prf): void {
-  for (const [key, want] of Object.entries(prf)) {
+  for (const [key, value] of Object.entries(prf)) {
     if (key === 'perClass') continue;
+    const want = value as { precision: number; recall: number; f1: number };
     const [average, zd] = key.split('/') as [Average, string];
     const got = precisionRecallF1(y, yPred, { average, zeroDivision: Number(zd) as 0 | 1 });
     close(got.precision, want.precision, `${key} precision`);
