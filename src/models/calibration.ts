@@ -33,6 +33,7 @@ import {
 import { seededRandom } from '../validate/corpus.js';
 import { compileSchema, describeAjvError } from '../validate/schema.js';
 
+/** Platt scaling ('sigmoid') or isotonic regression. */
 export type CalibrationMethod = 'sigmoid' | 'isotonic';
 /** What the calibrator maps: the probability itself or its log-odds. */
 export type CalibrationInput = 'probability' | 'logit';
@@ -86,6 +87,7 @@ export interface CalibratorFitOptions {
 const LOGIT_CLIP = 1e-15;
 /** scikit-learn's _make_unique pools inputs closer than numpy's float64 resolution. */
 const UNIQUE_EPS = 1e-15;
+/** Default minSamples: isotonic fits on fewer rows warn. */
 export const ISOTONIC_MIN_SAMPLES = 1000;
 
 /** log(p) - log(1 - p) with p clipped to [1e-15, 1 - 1e-15]. */

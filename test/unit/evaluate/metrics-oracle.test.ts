@@ -23,6 +23,9 @@ import {
   rocAuc,
   rocCurve,
   scoreHistogram,
+  classificationMetrics,
+  classificationCurves,
+  regressionMetrics,
   type Average,
   type ClassificationReport,
 } from '../../../src/index.js';
@@ -147,6 +150,33 @@ describe.each(['binary_balanced', 'binary_imbalanced', 'binary_edge'])('binary f
   });
 });
 
+describe.each(['binary_balanced', 'binary_imbalanced'])('bundles on %s', (name) => {
+  const f = fixture<BinaryFixture>(name);
+  it('classificationMetrics and classificationCurves equal scikit-learn', () => {
+    const m = classificationMetrics(f.y, f.p, { threshold: f.threshold });
+    expect(m.task).toBe('binary');
+    expect(m.threshold).toBe(f.threshold);
+    close(m.accuracy, f.accuracy, 'accuracy');
+    close(m.precision, f.prf['binary/0']!.precision, 'precision');
+    close(m.recall, f.prf['binary/0']!.recall, 'recall');
+    close(m.f1, f.prf['binary/0']!.f1, 'f1');
+    close(m.macro.f1, f.prf['macro/0']!.f1, 'macro f1');
+    close(m.weighted.f1, f.prf['weighted/0']!.f1, 'weighted f1');
+    close(m.rocAuc!, f.rocAuc, 'auc');
+    close(m.averagePrecision!, f.averagePrecision, 'ap');
+    close(m.logLoss, f.logLoss, 'log loss');
+    close(m.brier, f.brier, 'brier');
+    close(m.ece, f.reliability.ece, 'ece');
+    expect(m.confusion.matrix).toEqual(f.confusion);
+    checkReport(m.report, f.report);
+    const c = classificationCurves(f.y, f.p, { histogramBins: 10 });
+    closeAll(c.roc!.fpr, f.rocCurve.fpr, 'fpr');
+    closeAll(c.pr!.precision, f.prCurve.precision, 'precision curve');
+    expect(c.reliability.bins.map((b) => b.count)).toEqual(f.reliability.count);
+    expect(c.histogram.counts).toEqual(f.histogram.counts);
+  });
+});
+
 describe('multiclass fixture', () => {
   const f = fixture<{
     numClass: number;
@@ -187,6 +217,24 @@ describe('multiclass fixture', () => {
     }
     expect(reliabilityCurve(f.y, P).bins.map((b) => b.count)).toEqual(f.eceCounts);
   });
+
+  it('classificationMetrics bundles them (labels by argmax; precision / recall / f1 macro)', () => {
+    const m = classificationMetrics(f.y, P);
+    expect(m.task).toBe('multiclass');
+    expect(m.threshold).toBeNull();
+    close(m.accuracy, f.accuracy, 'accuracy');
+    close(m.f1, f.prf['macro/0']!.f1, 'macro f1');
+    close(m.weighted.precision, f.prf['weighted/0']!.precision, 'weighted precision');
+    close(m.rocAuc!, f.rocAucMacro, 'auc');
+    close(m.averagePrecision!, f.averagePrecisionMacro, 'ap');
+    close(m.logLoss, f.logLoss, 'log loss');
+    close(m.brier, f.brier, 'brier');
+    close(m.ece, f.ece, 'ece');
+    expect(m.confusion.matrix).toEqual(f.confusion);
+    const c = classificationCurves(f.y, P);
+    expect(c.roc).toBeNull();
+    expect(c.reliability.bins.map((b) => b.count)).toEqual(f.eceCounts);
+  });
 });
 
 describe('regression fixture', () => {
@@ -198,5 +246,10 @@ describe('regression fixture', () => {
     close(r2(f.y, f.pred), f.r2, 'r2');
     close(r2(f.constY, f.constPred), f.constR2, 'r2 constant');
     close(r2(f.constY, f.constY), f.constR2Perfect, 'r2 constant perfect');
+    const m = regressionMetrics(f.y, f.pred);
+    close(m.rmse, f.rmse, 'bundle rmse');
+    close(m.mse, f.mse, 'bundle mse');
+    close(m.mae, f.mae, 'bundle mae');
+    close(m.r2!, f.r2, 'bundle r2');
   });
 });
