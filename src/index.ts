@@ -39,3 +39,26 @@ export { textHash, normalizeText, murmurHash3, MAX_HASH_BITS, type TextHashOptio
 export { scanConnection } from './io/scan.js';
 export { buildCard, writeCard, serializeCard, assertValidCard, renderCardHtml, cardCurvesFromPredictions, CARD_FORMAT_VERSION, MAX_CURVE_CLASSES, type CardInput, type CardJson, type CardTask, type CardCurves, type ClassificationPredictions as CardClassificationPredictions, type RegressionPredictions as CardRegressionPredictions } from './evaluate/card.js';
 export { CARD_PLOT_IDS, expectedPlotIds } from './evaluate/card-html.js';
+// Evaluation (src/evaluate): metrics equal to scikit-learn's, curve data for model cards, exact
+// threshold search, split-conformal sets and intervals.
+export {
+  accuracy, precision, recall, f1, precisionRecallF1, confusionMatrix, classificationReport, rocAuc, averagePrecision, prAuc, logLoss, brier,
+  expectedCalibrationError, reliabilityCurve, rocCurve, precisionRecallCurve, scoreHistogram, mse, rmse, mae, r2, stableSum,
+  classificationMetrics, classificationCurves, regressionMetrics, labelsFromProbabilities,
+  optimizeThreshold, thresholdCandidates, thresholdObjective,
+  ConformalClassifier, ConformalRegressor, conformalRank, conformalQuantile, setCoverage, intervalCoverage, setsToLists,
+  type Average, type ClassMetricOptions, type PrecisionRecallF1, type ClassReportRow, type ClassificationReport, type ConfusionMatrix,
+  type RocCurve, type PrecisionRecallCurve, type RankingOptions, type ReliabilityBin, type ReliabilityCurve, type ScoreHistogram,
+  type ClassificationMetrics, type ClassificationCurves, type RegressionMetrics,
+  type CostMatrix, type ThresholdObjective, type ThresholdChoice, type ThresholdPoint, type ThresholdOptions,
+  type ConformalJson, type ConformalOptions, type ConformalSets, type ConformalIntervals,
+  type NumberVector, type ScoreInput,
+} from './evaluate/index.js';
+// Calibration (stored in model files as `calibration`; models apply it in predict via setCalibration).
+export {
+  Calibrator, fitPlatt, fitIsotonic, isotonicPredict, logit, crossValidateCalibration, stratifiedFoldIds, ISOTONIC_MIN_SAMPLES,
+  type CalibrationMethod, type CalibrationInput, type CalibrationJson, type SigmoidMap, type IsotonicMap, type PlattFit,
+  type CalibratorFitOptions, type CrossValidateCalibrationOptions, type CrossValidatedCalibration,
+} from './models/calibration.js';
+// The stored decision threshold (model files' `threshold`; models use it in predictLabels via setThreshold).
+export { type ThresholdJson, type SetThresholdOptions, type DecisionTask } from './models/decision.js';
