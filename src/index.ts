@@ -30,3 +30,20 @@ export { MLP, type MLPOptions, type MLPParams, type MlpModelJson, type MlpTraini
 export { type FeatureInput, type TargetInput } from './models/dense-input.js';
 export { StackingClassifier, stratifiedFolds, stackMemberSeed, deriveSeed, serializeStackModel, STACK_LOGIT_EPSILON, STACK_MAX_CATEGORIES, type StackingOptions, type StackMemberSpec, type StackMemberKind, type StackCalibration, type StackProgress, type StackFitCall, type StackUncertainty, type StackRowUncertainty, type StackOutOfFold, type StackModelJson, type StackMemberJson, type StackFeatureJson, type StackCalibratorJson, type StackParamsJson, type StackTrainingJson } from './models/ensemble.js';
 export { type TrainProgress, type TrainHooks } from '../bindings/index.js';
+export {
+  accuracy, precision, recall, f1, precisionRecallF1, confusionMatrix, classificationReport, rocAuc, averagePrecision, prAuc, logLoss, brier,
+  expectedCalibrationError, reliabilityCurve, rocCurve, precisionRecallCurve, scoreHistogram, mse, rmse, mae, r2, stableSum,
+  classificationMetrics, classificationCurves, regressionMetrics, labelsFromProbabilities,
+  optimizeThreshold, thresholdCandidates, thresholdObjective,
+  type Average, type ClassMetricOptions, type PrecisionRecallF1, type ClassReportRow, type ClassificationReport, type ConfusionMatrix,
+  type RocCurve, type PrecisionRecallCurve, type RankingOptions, type ReliabilityBin, type ReliabilityCurve, type ScoreHistogram,
+  type ClassificationMetrics, type ClassificationCurves, type RegressionMetrics,
+  type CostMatrix, type ThresholdObjective, type ThresholdChoice, type ThresholdPoint, type ThresholdOptions,
+  type NumberVector, type ScoreInput,
+} from './evaluate/index.js';
+export {
+  Calibrator, fitPlatt, fitIsotonic, isotonicPredict, logit, crossValidateCalibration, stratifiedFoldIds, ISOTONIC_MIN_SAMPLES,
+  type CalibrationMethod, type CalibrationInput, type CalibrationJson, type SigmoidMap, type IsotonicMap, type PlattFit,
+  type CalibratorFitOptions, type CrossValidateCalibrationOptions, type CrossValidatedCalibration,
+} from './models/calibration.js';
+export { type ThresholdJson, type SetThresholdOptions } from './models/decision.js';

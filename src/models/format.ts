@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KilnError } from '../../bindings/errors.js';
 import { PACKAGE_ROOT } from '../version.js';
+import type { CalibrationJson } from './calibration.js';
+import type { ThresholdJson } from './decision.js';
 
 const Ajv2020 = ((Ajv2020Module as unknown as { default?: unknown }).default ?? Ajv2020Module) as typeof Ajv2020Module.default;
 
@@ -92,6 +94,10 @@ export interface GbdtModelJson {
   binMapper: BinMapperJson | null;
   params: Record<string, unknown>;
   training: TrainingJson | null;
+  /** Optional probability calibrator applied by predict (absent when uncalibrated). */
+  calibration?: CalibrationJson;
+  /** Optional binary decision threshold used by predictLabels (absent: 0.5). */
+  threshold?: ThresholdJson;
   trees: TreeJson[];
 }
 

@@ -32,6 +32,9 @@ import {
   type UnseenPolicy,
 } from './format.js';
 import { prepareInput, prepareLabels, type CategoryValue, type ModelInput, type PreparedMatrix } from './matrix.js';
+import type { Calibrator, CalibrationJson } from './calibration.js';
+import { DecisionState, type DecisionTask, type SetThresholdOptions, type ThresholdJson } from './decision.js';
+import type { ThresholdChoice } from '../evaluate/thresholds.js';
 
 /** Options of a GBDT model (LightGBM names in camelCase; defaults in GBDT_DEFAULTS). */
 export interface GBDTOptions {
@@ -134,8 +137,10 @@ export interface GBDTFitOptions {
 export interface GBDTPredictOptions {
   /** Iterations to use (default: the model's bestIteration). */
   numIteration?: number;
-  /** Margins instead of probabilities. */
+  /** Margins instead of probabilities (never calibrated). */
   raw?: boolean;
+  /** Apply the model's calibrator, when it has one [true]; false gives the uncalibrated probabilities. */
+  calibrated?: boolean;
   numThreads?: number;
 }
 
@@ -462,6 +467,8 @@ function canonicalGbdt(m: GbdtModelJson): GbdtModelJson {
           receipt: m.training.receipt,
         }
       : null,
+    ...(m.calibration !== undefined ? { calibration: m.calibration } : {}),
+    ...(m.threshold !== undefined ? { threshold: m.threshold } : {}),
     trees: m.trees.map((t) => ({
       numLeaves: t.numLeaves,
       splitFeature: t.splitFeature,
@@ -495,6 +502,7 @@ export class GBDT {
   private rowScratch: Float64Array = new Float64Array(0);
   private outScratch: Float64Array = new Float64Array(0);
   private predictRow: ((h: PredictorHandle, row: Float64Array, n: number, out: Float64Array, transform: 0 | 1 | 2) => void) | null = null;
+  private readonly decision = new DecisionState('GBDT', 'binary', 2);
   /** Unseen categories per feature in the last predict() call. */
   lastUnseenCounts: UnseenCounts = {};
 
@@ -510,7 +518,7 @@ export class GBDT {
     const m = canonicalGbdt(valid);
     checkGbdtModel(m, source);
     const g = new GBDT({});
-    g.attach(m);
+    g.attach(m, source);
     return g;
   }
 
@@ -529,7 +537,7 @@ export class GBDT {
     return this.model;
   }
 
-  private attach(m: GbdtModelJson): void {
+  private attach(m: GbdtModelJson, source = 'model'): void {
     let handle: PredictorHandle;
     try {
       handle = gbdtPredictor(forestFromModel(m));
@@ -537,6 +545,9 @@ export class GBDT {
       if (err instanceof KilnError && err.code === 'E_NATIVE_INPUT') throw new KilnError('E_MODEL_FORMAT', `invalid model: ${err.message}`);
       throw err;
     }
+    const task: DecisionTask = m.objective.name === 'binary' ? 'binary' : m.objective.name === 'multiclass' ? 'multiclass' : 'regression';
+    this.decision.reset(task, task === 'binary' ? 2 : task === 'multiclass' ? m.objective.numClass : 1);
+    this.decision.load(m, source);
     this.model = m;
     this.handle = handle;
     this.encoders = m.features.flatMap((f, i) =>
@@ -734,28 +745,45 @@ export class GBDT {
     return it * m.numTreesPerIteration;
   }
 
-  /** Predictions for every row: P(class 1) (binary), rows x K probabilities (multiclass), values (regression). */
+  /**
+   * Predictions for every row: P(class 1) (binary), rows x K probabilities (multiclass), values
+   * (regression). Probabilities are calibrated when the model has a calibrator (unless
+   * `calibrated: false`); `raw: true` gives the margins.
+   */
   async predict(X: ModelInput, opts: GBDTPredictOptions = {}): Promise<Float64Array> {
     const m = this.requireModel();
     const numTrees = this.treesFor(opts.numIteration);
     const numThreads = opts.numThreads ?? this.options.numThreads;
     if (!Number.isInteger(numThreads) || numThreads < 0 || numThreads > MAX_THREADS) throw usage(`numThreads must be an integer in [0, ${MAX_THREADS}]`);
+    if (opts.calibrated !== undefined && typeof opts.calibrated !== 'boolean') throw usage('predict option calibrated must be a boolean');
     const input = prepareInput(X, 'X', m.features.map((f) => f.name));
     const { matrix, unseen } = encodeCategoricals(input, this.encoders);
     this.lastUnseenCounts = unseen;
-    return gbdtPredict(this.handle!, matrix.values, { rows: matrix.rows, cols: matrix.cols, layout: matrix.layout }, {
+    const out = await gbdtPredict(this.handle!, matrix.values, { rows: matrix.rows, cols: matrix.cols, layout: matrix.layout }, {
       numTrees,
       numThreads,
       transform: opts.raw ? 0 : 1,
       objective: m.objective.name,
     });
+    const cal = this.decision.calibrator;
+    if (cal && !opts.raw && opts.calibrated !== false) cal.applyInPlace(out);
+    return out;
   }
 
   /**
-   * One row, synchronously, for serving: a number (binary / regression) or K probabilities written
-   * into `out` (or a reused internal array). No threads, no allocation for numeric rows.
+   * Class labels: binary, 1 where P(class 1) >= the model's threshold (0.5 without one; compared
+   * with the calibrated or uncalibrated probability as the threshold records); multiclass, the
+   * most probable class. Not for regression models.
    */
-  predictSync(row: ArrayLike<number | string | null>, out?: Float64Array): number | Float64Array {
+  async predictLabels(X: ModelInput, opts: Omit<GBDTPredictOptions, 'raw' | 'calibrated'> = {}): Promise<Int32Array> {
+    const m = this.requireModel();
+    if (m.objective.name !== 'binary' && m.objective.name !== 'multiclass') throw usage(`predictLabels needs a classification model (this one is ${m.objective.name})`);
+    const p = await this.predict(X, { ...opts, calibrated: !this.decision.labelsUseUncalibrated });
+    return this.decision.labels(p, m.objective.name === 'binary' ? 2 : m.objective.numClass);
+  }
+
+  /** Raw (uncalibrated) output of one row into outScratch; returns the objective name. */
+  private predictRowRaw(row: ArrayLike<number | string | null>): string {
     const m = this.requireModel();
     const n = m.features.length;
     if (row.length !== n) throw usage(`predictSync: the row has ${row.length} values but the model has ${n} features`);
@@ -778,12 +806,70 @@ export class GBDT {
     }
     const k = m.numTreesPerIteration;
     const name = m.objective.name;
+    this.predictRow!(this.handle!, x, m.bestIteration * k, this.outScratch, name === 'binary' ? 1 : name === 'multiclass' ? 2 : 0);
+    return name;
+  }
+
+  /**
+   * One row, synchronously, for serving: a number (binary / regression) or K probabilities written
+   * into `out` (or a reused internal array), calibrated when the model has a calibrator. No
+   * threads, no allocation for numeric rows.
+   */
+  predictSync(row: ArrayLike<number | string | null>, out?: Float64Array): number | Float64Array {
+    const name = this.predictRowRaw(row);
     const outputs = this.outScratch;
-    this.predictRow!(this.handle!, x, m.bestIteration * k, outputs, name === 'binary' ? 1 : name === 'multiclass' ? 2 : 0);
-    if (name !== 'multiclass') return outputs[0]!;
-    const dst = out ?? new Float64Array(k);
-    dst.set(outputs);
+    const cal = this.decision.calibrator;
+    if (name !== 'multiclass') return cal ? cal.applyOne(outputs[0]!) : outputs[0]!;
+    const dst = out ?? new Float64Array(outputs.length);
+    if (cal) cal.applyRow(outputs, dst);
+    else dst.set(outputs);
     return dst;
+  }
+
+  /** The label of one row (see predictLabels), synchronously. */
+  predictLabelSync(row: ArrayLike<number | string | null>): number {
+    const name = this.predictRowRaw(row);
+    if (name !== 'binary' && name !== 'multiclass') throw usage(`predictLabelSync needs a classification model (this one is ${name})`);
+    const outputs = this.outScratch;
+    const cal = this.decision.labelsUseUncalibrated ? null : this.decision.calibrator;
+    if (name === 'binary') return this.decision.labelOne(cal ? cal.applyOne(outputs[0]!) : outputs[0]!);
+    return this.decision.labelOne(cal ? cal.applyRow(outputs, new Float64Array(outputs.length)) : outputs);
+  }
+
+  /** The calibrator applied by predict, or null. */
+  get calibration(): Calibrator | null {
+    this.requireModel();
+    return this.decision.calibrator;
+  }
+
+  /** The stored decision threshold, or null (predictLabels then uses 0.5). */
+  get threshold(): ThresholdJson | null {
+    this.requireModel();
+    return this.decision.threshold ? { ...this.decision.threshold } : null;
+  }
+
+  /** Stores (or, with null, removes) the calibrator applied by predict; it is saved with the model. */
+  setCalibration(calibrator: Calibrator | CalibrationJson | null): this {
+    this.requireModel();
+    this.decision.setCalibration(calibrator);
+    this.syncDecision();
+    return this;
+  }
+
+  /**
+   * Stores (or, with null, removes) the binary decision threshold: a number (objective 'manual')
+   * or optimizeThreshold's result. It is saved with the model and used by predictLabels.
+   */
+  setThreshold(threshold: number | ThresholdChoice | ThresholdJson | null, options?: SetThresholdOptions): this {
+    this.requireModel();
+    this.decision.setThreshold(threshold, options);
+    this.syncDecision();
+    return this;
+  }
+
+  private syncDecision(): void {
+    const { calibration: _c, threshold: _t, ...rest } = this.requireModel();
+    this.model = canonicalGbdt({ ...rest, ...this.decision.fields() } as GbdtModelJson);
   }
 
   /** Per-feature importance over the served trees: split count or total gain. */

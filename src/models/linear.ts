@@ -22,6 +22,9 @@ import {
   saveModelJson,
   validateModelObject,
 } from './dense-model-io.js';
+import type { Calibrator, CalibrationJson } from './calibration.js';
+import { DecisionState, type SetThresholdOptions, type ThresholdJson } from './decision.js';
+import type { ThresholdChoice } from '../evaluate/thresholds.js';
 
 /** Class weighting: null = 1 each, 'balanced' = n / (numClass * count[k]), or one weight per class. */
 export type ClassWeight = null | 'balanced' | readonly number[];
@@ -83,6 +86,10 @@ export interface LinearModelJson {
   intercepts: number[];
   params: LogisticRegressionParams;
   training: LinearTrainingInfo | null;
+  /** Optional probability calibrator applied by predict (absent when uncalibrated). */
+  calibration?: CalibrationJson;
+  /** Optional binary decision threshold used by predictLabels (absent: 0.5). */
+  threshold?: ThresholdJson;
 }
 
 /** Options of fit beyond X and y. */
@@ -122,6 +129,7 @@ export class LogisticRegression {
   readonly params: LogisticRegressionParams;
   readonly numThreads: number;
   private state: FittedState | null = null;
+  private readonly decision = new DecisionState(OWNER, 'binary', 2);
 
   constructor(options: LogisticRegressionOptions = {}) {
     const o = checkOptionKeys(OWNER, options, OPTION_KEYS);
@@ -216,6 +224,7 @@ export class LogisticRegression {
       receipt: null,
     };
     this.state = makeState(numClass, m.featureNames, fit.mean, fit.scale, fit.coef, fit.intercept, training);
+    this.decision.reset(numClass === 2 ? 'binary' : 'multiclass', numClass);
     if (valid !== null) {
       const p = await predictLinear(valid.values, { rows: valid.rows, cols: valid.cols, layout: valid.layout, numThreads: this.numThreads }, this.nativeModel());
       training.validLogLoss = meanLogLoss(p, valid.labels, numClass);
@@ -225,19 +234,33 @@ export class LogisticRegression {
 
   /**
    * Probabilities: a Float64Array of P(class 1) per row (binary) or rows x numClass row-major
-   * (multinomial). A ColumnBatch is read by the model's feature names.
+   * (multinomial), calibrated when the model has a calibrator (unless `calibrated: false`). A
+   * ColumnBatch is read by the model's feature names.
    */
-  async predict(X: FeatureInput): Promise<Float64Array> {
+  async predict(X: FeatureInput, options: { calibrated?: boolean } = {}): Promise<Float64Array> {
     const s = this.fittedState('predict');
+    const o = checkOptionKeys(`${OWNER}.predict`, options, ['calibrated']);
+    if (o.calibrated !== undefined && typeof o.calibrated !== 'boolean') throw new KilnError('E_USAGE', `${OWNER}.predict: option calibrated must be a boolean`);
     const m = prepareFeatures(`${OWNER}.predict`, X, s.featureNames);
-    return predictLinear(m.values, { rows: m.rows, cols: m.cols, layout: m.layout, numThreads: this.numThreads }, this.nativeModel());
+    const out = await predictLinear(m.values, { rows: m.rows, cols: m.cols, layout: m.layout, numThreads: this.numThreads }, this.nativeModel());
+    const cal = this.decision.calibrator;
+    if (cal && o.calibrated !== false) cal.applyInPlace(out);
+    return out;
   }
 
   /**
    * One row (features in model order) on the calling thread: P(class 1) for binary, a new
-   * Float64Array of numClass probabilities otherwise. No other allocation.
+   * Float64Array of numClass probabilities otherwise, calibrated when the model has a
+   * calibrator. No other allocation.
    */
   predictSync(row: ArrayLike<number>): number | Float64Array {
+    const raw = this.predictSyncRaw(row);
+    const cal = this.decision.calibrator;
+    if (!cal) return raw;
+    return typeof raw === 'number' ? cal.applyOne(raw) : cal.applyRow(raw, raw);
+  }
+
+  private predictSyncRaw(row: ArrayLike<number>): number | Float64Array {
     const s = this.fittedState('predictSync');
     const cols = s.mean.length;
     if (row === null || typeof row !== 'object' || row.length !== cols) {
@@ -264,6 +287,57 @@ export class LogisticRegression {
     return out;
   }
 
+  /**
+   * Class labels: binary, 1 where P(class 1) >= the model's threshold (0.5 without one; compared
+   * with the calibrated or uncalibrated probability as the threshold records); multiclass, the
+   * most probable class.
+   */
+  async predictLabels(X: FeatureInput): Promise<Int32Array> {
+    const numClass = this.fittedState('predictLabels').numClass;
+    if (numClass < 2) throw new KilnError('E_USAGE', `${OWNER}.predictLabels: needs a classification model`);
+    const p = await this.predict(X, { calibrated: !this.decision.labelsUseUncalibrated });
+    return this.decision.labels(p, numClass);
+  }
+
+  /** The label of one row (see predictLabels), synchronously. */
+  predictLabelSync(row: ArrayLike<number>): number {
+    const numClass = this.fittedState('predictLabelSync').numClass;
+    if (numClass < 2) throw new KilnError('E_USAGE', `${OWNER}.predictLabelSync: needs a classification model`);
+    const raw = this.predictSyncRaw(row);
+    const cal = this.decision.labelsUseUncalibrated ? null : this.decision.calibrator;
+    if (typeof raw === 'number') return this.decision.labelOne(cal ? cal.applyOne(raw) : raw);
+    return this.decision.labelOne(cal ? cal.applyRow(raw, raw) : raw);
+  }
+
+  /** The calibrator applied by predict, or null. */
+  get calibration(): Calibrator | null {
+    this.fittedState('calibration');
+    return this.decision.calibrator;
+  }
+
+  /** The stored decision threshold, or null (predictLabels then uses 0.5). */
+  get threshold(): ThresholdJson | null {
+    this.fittedState('threshold');
+    return this.decision.threshold ? { ...this.decision.threshold } : null;
+  }
+
+  /** Stores (or, with null, removes) the calibrator applied by predict; it is saved with the model. */
+  setCalibration(calibrator: Calibrator | CalibrationJson | null): this {
+    this.fittedState('setCalibration');
+    this.decision.setCalibration(calibrator);
+    return this;
+  }
+
+  /**
+   * Stores (or, with null, removes) the binary decision threshold: a number (objective 'manual')
+   * or optimizeThreshold's result. It is saved with the model and used by predictLabels.
+   */
+  setThreshold(threshold: number | ThresholdChoice | ThresholdJson | null, options?: SetThresholdOptions): this {
+    this.fittedState('setThreshold');
+    this.decision.setThreshold(threshold, options);
+    return this;
+  }
+
   /** The model file object (schemas/model-linear.schema.json). */
   toJSON(): LinearModelJson {
     const s = this.fittedState('toJSON');
@@ -280,6 +354,7 @@ export class LogisticRegression {
       intercepts: Array.from(s.intercept),
       params: { ...this.params, classWeight: Array.isArray(this.params.classWeight) ? [...this.params.classWeight] : this.params.classWeight },
       training: s.training === null ? null : structuredClone(s.training),
+      ...this.decision.fields(),
     };
   }
 
@@ -321,6 +396,8 @@ export class LogisticRegression {
       Float64Array.from(j.intercepts),
       j.training === null ? null : structuredClone(j.training),
     );
+    model.decision.reset(numClass === 2 ? 'binary' : 'multiclass', numClass);
+    model.decision.load(j, what);
     return model;
   }
 

@@ -22,6 +22,9 @@ import {
   saveModelJson,
   validateModelObject,
 } from './dense-model-io.js';
+import type { Calibrator, CalibrationJson } from './calibration.js';
+import { DecisionState, type SetThresholdOptions, type ThresholdJson } from './decision.js';
+import type { ThresholdChoice } from '../evaluate/thresholds.js';
 
 export type MlpObjectiveName = 'binary' | 'multiclass' | 'regression';
 
@@ -102,6 +105,10 @@ export interface MlpModelJson {
   layers: MlpLayerJson[];
   params: MLPParams;
   training: MlpTrainingInfo | null;
+  /** Optional probability calibrator applied by predict (absent when uncalibrated). */
+  calibration?: CalibrationJson;
+  /** Optional binary decision threshold used by predictLabels (absent: 0.5). */
+  threshold?: ThresholdJson;
 }
 
 /** Options of fit beyond X and y. */
@@ -152,6 +159,7 @@ export class MLP {
   readonly numThreads: number;
   private readonly earlyStoppingExplicit: boolean;
   private state: FittedState | null = null;
+  private readonly decision = new DecisionState(OWNER, 'binary', 2);
 
   constructor(options: MLPOptions = {}) {
     const o = checkOptionKeys(OWNER, options, OPTION_KEYS);
@@ -262,24 +270,39 @@ export class MLP {
       receipt: null,
     };
     this.state = makeState(fit.numClass, m.featureNames, fit.mean, fit.scale, fit.targetMean, fit.targetScale, fit.layers, training);
+    this.decision.reset(this.objective, this.objective === 'regression' ? 1 : fit.numClass);
     return this;
   }
 
   /**
    * Predictions: P(class 1) per row (binary), rows x numClass probabilities row-major
-   * (multiclass) or values (regression). A ColumnBatch is read by the model's feature names.
+   * (multiclass) or values (regression); probabilities are calibrated when the model has a
+   * calibrator (unless `calibrated: false`). A ColumnBatch is read by the model's feature names.
    */
-  async predict(X: FeatureInput): Promise<Float64Array> {
+  async predict(X: FeatureInput, options: { calibrated?: boolean } = {}): Promise<Float64Array> {
     const s = this.fittedState('predict');
+    const o = checkOptionKeys(`${OWNER}.predict`, options, ['calibrated']);
+    if (o.calibrated !== undefined && typeof o.calibrated !== 'boolean') throw new KilnError('E_USAGE', `${OWNER}.predict: option calibrated must be a boolean`);
     const m = prepareFeatures(`${OWNER}.predict`, X, s.featureNames);
-    return predictMlp(m.values, { rows: m.rows, cols: m.cols, layout: m.layout, numThreads: this.numThreads }, this.nativeModel());
+    const out = await predictMlp(m.values, { rows: m.rows, cols: m.cols, layout: m.layout, numThreads: this.numThreads }, this.nativeModel());
+    const cal = this.decision.calibrator;
+    if (cal && o.calibrated !== false) cal.applyInPlace(out);
+    return out;
   }
 
   /**
    * One row (features in model order) on the calling thread: a number (binary P(class 1),
-   * regression value) or a new Float64Array of numClass probabilities. No other allocation.
+   * regression value) or a new Float64Array of numClass probabilities, calibrated when the model
+   * has a calibrator. No other allocation.
    */
   predictSync(row: ArrayLike<number>): number | Float64Array {
+    const raw = this.predictSyncRaw(row);
+    const cal = this.decision.calibrator;
+    if (!cal) return raw;
+    return typeof raw === 'number' ? cal.applyOne(raw) : cal.applyRow(raw, raw);
+  }
+
+  private predictSyncRaw(row: ArrayLike<number>): number | Float64Array {
     const s = this.fittedState('predictSync');
     const cols = s.mean.length;
     if (row === null || typeof row !== 'object' || row.length !== cols) {
@@ -321,6 +344,57 @@ export class MLP {
     return probs;
   }
 
+  /**
+   * Class labels: binary, 1 where P(class 1) >= the model's threshold (0.5 without one; compared
+   * with the calibrated or uncalibrated probability as the threshold records); multiclass, the
+   * most probable class.
+   */
+  async predictLabels(X: FeatureInput): Promise<Int32Array> {
+    const numClass = this.fittedState('predictLabels').numClass;
+    if (this.objective === 'regression') throw new KilnError('E_USAGE', `${OWNER}.predictLabels: needs a classification model`);
+    const p = await this.predict(X, { calibrated: !this.decision.labelsUseUncalibrated });
+    return this.decision.labels(p, numClass);
+  }
+
+  /** The label of one row (see predictLabels), synchronously. */
+  predictLabelSync(row: ArrayLike<number>): number {
+    this.fittedState('predictLabelSync');
+    if (this.objective === 'regression') throw new KilnError('E_USAGE', `${OWNER}.predictLabelSync: needs a classification model`);
+    const raw = this.predictSyncRaw(row);
+    const cal = this.decision.labelsUseUncalibrated ? null : this.decision.calibrator;
+    if (typeof raw === 'number') return this.decision.labelOne(cal ? cal.applyOne(raw) : raw);
+    return this.decision.labelOne(cal ? cal.applyRow(raw, raw) : raw);
+  }
+
+  /** The calibrator applied by predict, or null. */
+  get calibration(): Calibrator | null {
+    this.fittedState('calibration');
+    return this.decision.calibrator;
+  }
+
+  /** The stored decision threshold, or null (predictLabels then uses 0.5). */
+  get threshold(): ThresholdJson | null {
+    this.fittedState('threshold');
+    return this.decision.threshold ? { ...this.decision.threshold } : null;
+  }
+
+  /** Stores (or, with null, removes) the calibrator applied by predict; it is saved with the model. */
+  setCalibration(calibrator: Calibrator | CalibrationJson | null): this {
+    this.fittedState('setCalibration');
+    this.decision.setCalibration(calibrator);
+    return this;
+  }
+
+  /**
+   * Stores (or, with null, removes) the binary decision threshold: a number (objective 'manual')
+   * or optimizeThreshold's result. It is saved with the model and used by predictLabels.
+   */
+  setThreshold(threshold: number | ThresholdChoice | ThresholdJson | null, options?: SetThresholdOptions): this {
+    this.fittedState('setThreshold');
+    this.decision.setThreshold(threshold, options);
+    return this;
+  }
+
   /** The model file object (schemas/model-mlp.schema.json). */
   toJSON(): MlpModelJson {
     const s = this.fittedState('toJSON');
@@ -337,6 +411,7 @@ export class MLP {
       layers: s.layers.map((l) => ({ inputs: l.inputs, outputs: l.outputs, weights: Array.from(l.weights), biases: Array.from(l.biases) })),
       params: { ...this.params, hiddenLayers: [...this.params.hiddenLayers] },
       training: s.training === null ? null : structuredClone(s.training),
+      ...this.decision.fields(),
     };
   }
 
@@ -389,6 +464,8 @@ export class MLP {
       j.layers.map((l) => ({ inputs: l.inputs, outputs: l.outputs, weights: Float64Array.from(l.weights), biases: Float64Array.from(l.biases) })),
       j.training === null ? null : structuredClone(j.training),
     );
+    model.decision.reset(name, name === 'regression' ? 1 : numClass);
+    model.decision.load(j, what);
     return model;
   }
 
