@@ -1,10 +1,12 @@
 /**
  * StackingClassifier: a binary stacked ensemble. Base models (GBDT with any growth settings,
  * logistic regression, MLP) are fitted on stratified, seeded k-fold splits; their out-of-fold
- * probabilities, as logits, train a logistic meta-model; optionally a calibrator (Platt or
- * isotonic) is fitted on cross-validated meta-model probabilities; finally every member is
+ * probabilities, as logits, train a logistic meta-model; optionally the project's Calibrator
+ * (src/models/calibration.ts: sigmoid / Platt or isotonic) is fitted on cross-validated
+ * meta-model probabilities and applied by predict; finally every member is
  * refitted on all rows. The stack is ONE model file (kind `stack`, schemas/model-stack.schema.json)
- * holding every member's full model, served like any other model (loadModel, predict, predictSync).
+ * holding every member's full model, served like any other model (loadModel, predict, predictSync,
+ * predictLabels with an optional stored threshold, setCalibration / setThreshold).
  *
  * Inputs: a ColumnBatch (text columns are categorical: GBDT members split on them natively, dense
  * members — logistic regression and MLP — see them one-hot encoded with the categories of the
@@ -19,6 +21,9 @@ import { KilnError } from '../../bindings/errors.js';
 import { ColumnBatch, type Column } from '../batch/column-batch.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkOptionKeys, describe, enumOption, intOption, numberOption } from './dense-model-io.js';
+import type { ThresholdChoice } from '../evaluate/thresholds.js';
+import { Calibrator, type CalibrationJson } from './calibration.js';
+import { DecisionState, type SetThresholdOptions, type ThresholdJson } from './decision.js';
 import { assertValidModel, MODEL_FORMAT, MODEL_FORMAT_VERSION, readModelFile, type GbdtModelJson } from './format.js';
 import { GBDT, type GBDTOptions } from './gbdt.js';
 import { LogisticRegression, type LinearModelJson, type LogisticRegressionOptions } from './linear.js';
@@ -36,8 +41,11 @@ export interface StackMemberSpec {
   params?: GBDTOptions | LogisticRegressionOptions | MLPOptions;
 }
 
-/** How the meta-model's output is calibrated: not at all, Platt (sigmoid) or isotonic. */
-export type StackCalibration = 'none' | 'platt' | 'isotonic';
+/**
+ * How the meta-model's output is calibrated: not at all, Platt ('sigmoid'; 'platt' is accepted as
+ * an alias and recorded as 'sigmoid') or isotonic.
+ */
+export type StackCalibration = 'none' | 'sigmoid' | 'isotonic';
 
 /** Options of StackingClassifier (defaults in brackets). */
 export interface StackingOptions {
@@ -52,7 +60,7 @@ export interface StackingOptions {
   /** Also give the meta-model the (one-hot encoded) input features [false]. */
   passthrough?: boolean;
   /** Calibration of the stacked probability, fitted on cross-validated meta predictions ['none']. */
-  calibrate?: StackCalibration;
+  calibrate?: StackCalibration | 'platt';
   /**
    * An unseen category of a text feature at predict time: 'error' (E_SCHEMA) or 'missing'
    * ['error']. Also the default unseenCategory of GBDT members.
@@ -123,11 +131,6 @@ export interface StackOutOfFold {
 /** A stack input feature; categorical features carry their categories (one-hot order). */
 export type StackFeatureJson = { name: string; type: 'numeric' } | { name: string; type: 'categorical'; categories: CategoryValue[] };
 
-/** A calibrator of the meta-model's probability q. */
-export type StackCalibratorJson =
-  | { method: 'platt'; a: number; b: number }
-  | { method: 'isotonic'; x: number[]; y: number[] };
-
 /** A member entry of the model file. */
 export interface StackMemberJson {
   name: string;
@@ -167,7 +170,10 @@ export interface StackModelJson {
   features: StackFeatureJson[];
   unseenCategory: 'error' | 'missing';
   metaInput: { transform: 'logit'; epsilon: number; passthrough: boolean; features: string[] };
-  calibrator: StackCalibratorJson | null;
+  /** Optional (absent when uncalibrated): the calibrator of the meta-model probability. */
+  calibration?: CalibrationJson;
+  /** Optional: the decision threshold of predictLabels (0.5 when absent). */
+  threshold?: ThresholdJson;
   params: StackParamsJson;
   training: StackTrainingJson | null;
   meta: LinearModelJson;
@@ -200,7 +206,6 @@ interface FittedStack {
   members: Member[];
   meta: LogisticRegression;
   metaNames: string[];
-  calibrator: StackCalibratorJson | null;
   training: StackTrainingJson | null;
   /** predictSync scratch. */
   encodedRow: Float64Array;
@@ -418,12 +423,6 @@ function logit(p: number, eps: number): number {
   return Math.log(q / (1 - q));
 }
 
-function sigmoid(m: number): number {
-  if (m >= 0) return 1 / (1 + Math.exp(-m));
-  const e = Math.exp(m);
-  return e / (1 + e);
-}
-
 /** ROC AUC with ties counted half (Mann-Whitney). */
 function rocAuc(p: ArrayLike<number>, y: ArrayLike<number>): number {
   const n = p.length;
@@ -451,139 +450,6 @@ function meanLogLoss(p: ArrayLike<number>, y: ArrayLike<number>): number {
     s -= y[i] === 1 ? Math.log(q) : Math.log(1 - q);
   }
   return s / p.length;
-}
-
-/**
- * Platt scaling on f = logit(q): P = sigmoid(a f + b), fitted by Newton's method with Platt's
- * smoothed targets ((N+ + 1) / (N+ + 2) and 1 / (N- + 2)) and a backtracking line search.
- */
-function fitPlatt(q: Float64Array, y: Float64Array, eps: number): { a: number; b: number } {
-  const n = q.length;
-  const f = Float64Array.from(q, (v) => logit(v, eps));
-  let npos = 0;
-  for (let i = 0; i < n; i++) if (y[i] === 1) npos++;
-  const nneg = n - npos;
-  const hi = (npos + 1) / (npos + 2);
-  const lo = 1 / (nneg + 2);
-  const t = Float64Array.from(y, (v) => (v === 1 ? hi : lo));
-  const objective = (a: number, b: number): number => {
-    let s = 0;
-    for (let i = 0; i < n; i++) {
-      const m = a * f[i]! + b;
-      // -[t log s(m) + (1 - t) log(1 - s(m))] = log(1 + e^m) - t m, computed stably.
-      s += (m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m))) - t[i]! * m;
-    }
-    return s;
-  };
-  let a = 0;
-  let b = Math.log((npos + 1) / (nneg + 1));
-  let obj = objective(a, b);
-  for (let iter = 0; iter < 100; iter++) {
-    let ga = 0, gb = 0, haa = 1e-12, hab = 0, hbb = 1e-12;
-    for (let i = 0; i < n; i++) {
-      const p = sigmoid(a * f[i]! + b);
-      const d = p - t[i]!;
-      const w = p * (1 - p);
-      ga += d * f[i]!;
-      gb += d;
-      haa += w * f[i]! * f[i]!;
-      hab += w * f[i]!;
-      hbb += w;
-    }
-    if (Math.max(Math.abs(ga), Math.abs(gb)) < 1e-10 * n) break;
-    const det = haa * hbb - hab * hab;
-    const da = -(hbb * ga - hab * gb) / det;
-    const db = -(haa * gb - hab * ga) / det;
-    let step = 1;
-    let accepted = false;
-    while (step >= 1e-10) {
-      const na = a + step * da, nb = b + step * db;
-      const nobj = objective(na, nb);
-      if (nobj < obj + 1e-4 * step * (ga * da + gb * db)) {
-        a = na;
-        b = nb;
-        obj = nobj;
-        accepted = true;
-        break;
-      }
-      step /= 2;
-    }
-    if (!accepted) break;
-  }
-  return { a, b };
-}
-
-/**
- * Isotonic (non-decreasing) regression of y on q by pool-adjacent-violators over the distinct q
- * values; returns the knots of a piecewise-linear map (flat runs keep only their two ends), as
- * scikit-learn's IsotonicRegression(out_of_bounds='clip').
- */
-function fitIsotonic(q: Float64Array, y: Float64Array): { x: number[]; y: number[] } {
-  const idx = Int32Array.from({ length: q.length }, (_, i) => i).sort((a, b) => q[a]! - q[b]! || a - b);
-  const xs: number[] = [];
-  const sums: number[] = [];
-  const weights: number[] = [];
-  for (const i of idx) {
-    const v = q[i]!;
-    if (xs.length > 0 && xs[xs.length - 1] === v) {
-      sums[sums.length - 1]! += y[i]!;
-      weights[weights.length - 1]! += 1;
-    } else {
-      xs.push(v);
-      sums.push(y[i]!);
-      weights.push(1);
-    }
-  }
-  // Blocks: [start, end) over distinct x, with pooled mean.
-  const start: number[] = [];
-  const mean: number[] = [];
-  const wsum: number[] = [];
-  for (let i = 0; i < xs.length; i++) {
-    start.push(i);
-    mean.push(sums[i]! / weights[i]!);
-    wsum.push(weights[i]!);
-    while (mean.length > 1 && mean[mean.length - 2]! >= mean[mean.length - 1]!) {
-      const w = wsum[wsum.length - 2]! + wsum[wsum.length - 1]!;
-      const m = (mean[mean.length - 2]! * wsum[wsum.length - 2]! + mean[mean.length - 1]! * wsum[wsum.length - 1]!) / w;
-      start.pop();
-      mean.pop();
-      wsum.pop();
-      mean[mean.length - 1] = m;
-      wsum[wsum.length - 1] = w;
-    }
-  }
-  const fitted = new Array<number>(xs.length);
-  for (let b = 0; b < start.length; b++) {
-    const end = b + 1 < start.length ? start[b + 1]! : xs.length;
-    for (let i = start[b]!; i < end; i++) fitted[i] = mean[b]!;
-  }
-  const outX: number[] = [];
-  const outY: number[] = [];
-  for (let i = 0; i < xs.length; i++) {
-    const keep = i === 0 || i === xs.length - 1 || fitted[i] !== fitted[i - 1] || fitted[i] !== fitted[i + 1];
-    if (keep) {
-      outX.push(xs[i]!);
-      outY.push(fitted[i]!);
-    }
-  }
-  return { x: outX, y: outY };
-}
-
-function applyCalibrator(c: StackCalibratorJson | null, q: number, eps: number): number {
-  if (c === null) return q;
-  if (c.method === 'platt') return sigmoid(c.a * logit(q, eps) + c.b);
-  const { x, y } = c;
-  const n = x.length;
-  if (q <= x[0]!) return y[0]!;
-  if (q >= x[n - 1]!) return y[n - 1]!;
-  let lo = 0, hi = n - 1;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (x[mid]! <= q) lo = mid;
-    else hi = mid;
-  }
-  const x0 = x[lo]!, x1 = x[hi]!;
-  return y[lo]! + ((y[hi]! - y[lo]!) * (q - x0)) / (x1 - x0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -702,7 +568,7 @@ function resolveOptions(options: StackingOptions): ResolvedStackOptions {
     seed: intOption(OWNER, 'seed', o.seed, 0, 0, Number.MAX_SAFE_INTEGER),
     metaC: numberOption(OWNER, 'metaC', o.metaC, 1, 0, Number.MAX_VALUE, true),
     passthrough: (o.passthrough as boolean | undefined) ?? false,
-    calibrate: enumOption(OWNER, 'calibrate', o.calibrate, 'none', ['none', 'platt', 'isotonic'] as const),
+    calibrate: enumOption(OWNER, 'calibrate', o.calibrate === 'platt' ? 'sigmoid' : o.calibrate, 'none', ['none', 'sigmoid', 'isotonic'] as const),
     unseenCategory: enumOption(OWNER, 'unseenCategory', o.unseenCategory, 'error', ['error', 'missing'] as const),
     numThreads: intOption(OWNER, 'numThreads', o.numThreads, 0, 0, 256),
   };
@@ -733,6 +599,8 @@ function metaMatrix(probs: Float64Array, M: number, rows: number, encoded: Float
 export class StackingClassifier {
   readonly options: Readonly<ResolvedStackOptions>;
   private state: FittedStack | null = null;
+  /** Calibrator and threshold (shared with GBDT, LogisticRegression and MLP). */
+  private readonly decision = new DecisionState(OWNER, 'binary', 2);
   private oofResult: StackOutOfFold | null = null;
 
   /** Validates every option, members' included (E_USAGE naming the member); nothing is fitted until fit(). */
@@ -887,9 +755,9 @@ export class StackingClassifier {
     const meta = await new LogisticRegression(metaOpts).fit({ values: Z, rows, cols: W, featureNames: metaNames }, labels, signal ? { signal } : {});
     report({ stage: 'meta', member: null, memberIndex: -1, fold: null });
 
-    let calibrator: StackCalibratorJson | null = null;
-    if (o.calibrate === 'platt') calibrator = { method: 'platt', ...fitPlatt(metaOof, labels, eps) };
-    else if (o.calibrate === 'isotonic') calibrator = { method: 'isotonic', ...fitIsotonic(metaOof, labels) };
+    // The project's Calibrator, fitted on the cross-validated meta probabilities (each row scored by
+    // a meta-model that did not see it); isotonic warns on small sets (calibration.warnings).
+    const calibrator = o.calibrate === 'none' ? null : Calibrator.fit(metaOof, labels, { method: o.calibrate, source: 'cross-validation', folds: k });
     if (calibrator !== null) report({ stage: 'calibrate', member: null, memberIndex: -1, fold: null });
 
     const foldSizes = new Array<number>(k).fill(0);
@@ -907,7 +775,9 @@ export class StackingClassifier {
       },
       receipt: null,
     };
-    this.state = makeState(enc, fitted, meta, metaNames, calibrator, training);
+    this.state = makeState(enc, fitted, meta, metaNames, training);
+    this.decision.reset('binary', 2);
+    if (calibrator !== null) this.decision.setCalibration(calibrator);
     this.oofResult = { folds, members: oof, meta: metaOof, memberNames };
     return this;
   }
@@ -932,20 +802,74 @@ export class StackingClassifier {
     return { probs, encoded, rows };
   }
 
-  private async stacked(X: ModelInput): Promise<{ p: Float64Array; probs: Float64Array; rows: number }> {
+  private async stacked(X: ModelInput, calibrated = true): Promise<{ p: Float64Array; probs: Float64Array; rows: number }> {
     const s = this.fittedState('predict');
     const { probs, encoded, rows } = await this.memberProbabilities(X);
     const M = s.members.length;
     const eps = STACK_LOGIT_EPSILON;
     const Z = metaMatrix(probs, M, rows, this.options.passthrough ? encoded : null, s.encoder.cols, eps);
     const q = await s.meta.predict({ values: Z, rows, cols: s.metaNames.length, featureNames: s.metaNames });
-    const p = s.calibrator === null ? q : q.map((v) => applyCalibrator(s.calibrator, v, eps));
-    return { p, probs, rows };
+    const cal = this.decision.calibrator;
+    if (cal && calibrated) cal.applyInPlace(q);
+    return { p: q, probs, rows };
   }
 
-  /** P(class 1) per row. A ColumnBatch is read by the model's feature names. */
-  async predict(X: ModelInput): Promise<Float64Array> {
-    return (await this.stacked(X)).p;
+  /**
+   * P(class 1) per row, calibrated when the stack has a calibrator (unless `calibrated: false`).
+   * A ColumnBatch is read by the model's feature names.
+   */
+  async predict(X: ModelInput, options: { calibrated?: boolean } = {}): Promise<Float64Array> {
+    const o = checkOptionKeys(`${OWNER}.predict`, options, ['calibrated']);
+    if (o.calibrated !== undefined && typeof o.calibrated !== 'boolean') throw usage('predict: option calibrated must be a boolean');
+    return (await this.stacked(X, o.calibrated !== false)).p;
+  }
+
+  /**
+   * Class labels: 1 where P(class 1) >= the stored threshold (0.5 without one; compared with the
+   * calibrated or uncalibrated probability as the threshold records).
+   */
+  async predictLabels(X: ModelInput): Promise<Int32Array> {
+    this.fittedState('predictLabels');
+    const p = (await this.stacked(X, !this.decision.labelsUseUncalibrated)).p;
+    return this.decision.labels(p, 2);
+  }
+
+  /** The label of one row (see predictLabels and predictSync), synchronously. */
+  predictLabelSync(row: ArrayLike<number | string | null>): number {
+    return this.decision.labelOne(this.syncRow('predictLabelSync', row, !this.decision.labelsUseUncalibrated).p);
+  }
+
+  /** The calibrator applied by predict (the project's Calibrator), or null. */
+  get calibration(): Calibrator | null {
+    this.fittedState('calibration');
+    return this.decision.calibrator;
+  }
+
+  /** The stored decision threshold, or null (predictLabels then uses 0.5). */
+  get threshold(): ThresholdJson | null {
+    this.fittedState('threshold');
+    return this.decision.threshold ? { ...this.decision.threshold } : null;
+  }
+
+  /**
+   * Stores (or, with null, removes) the calibrator of the stacked probability, e.g. one fitted on
+   * a separate calibration split with Calibrator.fit(stack.predict(X, { calibrated: false }), y).
+   * Saved with the model. params.calibrate keeps recording what fit did.
+   */
+  setCalibration(calibrator: Calibrator | CalibrationJson | null): this {
+    this.fittedState('setCalibration');
+    this.decision.setCalibration(calibrator);
+    return this;
+  }
+
+  /**
+   * Stores (or, with null, removes) the binary decision threshold: a number (objective 'manual')
+   * or optimizeThreshold's result. Saved with the model and used by predictLabels.
+   */
+  setThreshold(threshold: number | ThresholdChoice | ThresholdJson | null, options?: SetThresholdOptions): this {
+    this.fittedState('setThreshold');
+    this.decision.setThreshold(threshold, options);
+    return this;
   }
 
   /** The stacked probability plus member agreement, per row (see StackUncertainty). */
@@ -980,7 +904,7 @@ export class StackingClassifier {
     return { probability: p, meanProbability: u.mean, disagreement: u.std, confidence: u.confidence, memberProbabilities: Float64Array.from(probs) };
   }
 
-  private syncRow(what: string, row: ArrayLike<number | string | null>): { p: number; probs: Float64Array } {
+  private syncRow(what: string, row: ArrayLike<number | string | null>, calibrated = true): { p: number; probs: Float64Array } {
     const s = this.fittedState(what);
     const o = this.options;
     const feats = s.encoder.features;
@@ -1016,7 +940,8 @@ export class StackingClassifier {
     for (let m = 0; m < M; m++) z[m] = logit(probs[m]!, eps);
     if (o.passthrough) z.set(x, M);
     const q = s.meta.predictSync(z) as number;
-    return { p: applyCalibrator(s.calibrator, q, eps), probs };
+    const cal = this.decision.calibrator;
+    return { p: cal && calibrated ? cal.applyOne(q) : q, probs };
   }
 
   /** The model file object (schemas/model-stack.schema.json). */
@@ -1031,7 +956,7 @@ export class StackingClassifier {
       features: s.encoder.features.map((f) => (f.type === 'numeric' ? { name: f.name, type: 'numeric' as const } : { name: f.name, type: 'categorical' as const, categories: [...f.categories] })),
       unseenCategory: o.unseenCategory,
       metaInput: { transform: 'logit', epsilon: STACK_LOGIT_EPSILON, passthrough: o.passthrough, features: [...s.metaNames] },
-      calibrator: s.calibrator === null ? null : structuredClone(s.calibrator),
+      ...this.decision.fields(),
       params: {
         members: o.members.map((m) => ({ name: m.name, kind: m.kind, params: structuredClone(m.params) })),
         folds: o.folds,
@@ -1078,7 +1003,6 @@ export class StackingClassifier {
     const o = stack.options;
     if (j.members.length !== o.members.length) bad(`${j.members.length} members but params list ${o.members.length}`);
     if (j.unseenCategory !== o.unseenCategory || j.metaInput.passthrough !== o.passthrough) bad('unseenCategory / metaInput.passthrough disagree with params');
-    if ((j.calibrator?.method ?? 'none') !== o.calibrate) bad(`calibrator ${j.calibrator?.method ?? 'none'} disagrees with params.calibrate ${o.calibrate}`);
     const names = new Set<string>();
     for (const f of j.features) {
       if (names.has(f.name)) bad(`feature "${f.name}" appears twice`);
@@ -1122,15 +1046,9 @@ export class StackingClassifier {
     }
     if (meta.numClass !== 2) bad('meta is not a binary model');
     if (meta.featureNames.join('\u0000') !== metaNames.join('\u0000')) bad('meta features differ from metaInput.features');
-    const cal = j.calibrator;
-    if (cal !== null && cal.method === 'isotonic') {
-      if (cal.x.length !== cal.y.length) bad('isotonic calibrator x and y differ in length');
-      for (let i = 1; i < cal.x.length; i++) {
-        if (!(cal.x[i]! > cal.x[i - 1]!)) bad('isotonic calibrator x must be strictly increasing');
-        if (!(cal.y[i]! >= cal.y[i - 1]!)) bad('isotonic calibrator y must be non-decreasing');
-      }
-    }
-    stack.state = makeState(enc, members, meta, metaNames, cal === null ? null : structuredClone(cal), j.training === null ? null : structuredClone(j.training));
+    stack.state = makeState(enc, members, meta, metaNames, j.training === null ? null : structuredClone(j.training));
+    stack.decision.reset('binary', 2);
+    stack.decision.load(j, source);
     return stack;
   }
 
@@ -1145,13 +1063,12 @@ export class StackingClassifier {
   }
 }
 
-function makeState(encoder: Encoder, members: Member[], meta: LogisticRegression, metaNames: string[], calibrator: StackCalibratorJson | null, training: StackTrainingJson | null): FittedStack {
+function makeState(encoder: Encoder, members: Member[], meta: LogisticRegression, metaNames: string[], training: StackTrainingJson | null): FittedStack {
   return {
     encoder,
     members,
     meta,
     metaNames,
-    calibrator,
     training,
     encodedRow: new Float64Array(encoder.cols),
     metaRow: new Float64Array(metaNames.length),

@@ -12,6 +12,7 @@ import {
   GBDT,
   LogisticRegression,
   MLP,
+  Calibrator,
   StackingClassifier,
   loadModel,
   readModelFile,
@@ -119,6 +120,7 @@ describe('options and inputs', () => {
     expect(() => new StackingClassifier({ ...SMALL, folds: 1 })).toThrow(/folds/);
     expect(() => new StackingClassifier({ ...SMALL, metaC: 0 })).toThrow(/metaC/);
     expect(() => new StackingClassifier({ ...SMALL, calibrate: 'beta' as never })).toThrow(/calibrate/);
+    expect(new StackingClassifier({ ...SMALL, calibrate: 'platt' }).options.calibrate).toBe('sigmoid');
     expect(() => new StackingClassifier({ ...SMALL, passthrough: 'yes' as never })).toThrow(/passthrough/);
     expect(() => new StackingClassifier({ ...SMALL, nope: 1 } as never)).toThrow(/unknown option 'nope'/);
     try {
@@ -261,7 +263,7 @@ describe('model file', () => {
     const d = binaryData(1500, 4, 21);
     const mixed = mixedBatch(1500, 22);
     const cases = [
-      ['dense', await new StackingClassifier({ ...SMALL, calibrate: 'platt' }).fit(d.X, d.y), d.X],
+      ['dense', (await new StackingClassifier({ ...SMALL, calibrate: 'sigmoid' }).fit(d.X, d.y)).setThreshold(0.37), d.X],
       ['batch', await new StackingClassifier({ ...SMALL, calibrate: 'isotonic', passthrough: true, unseenCategory: 'missing' }).fit(mixed.X, mixed.y), mixed.X],
     ] as const;
     for (const [name, stack, X] of cases) {
@@ -280,8 +282,14 @@ describe('model file', () => {
       for (const r of [0, 5, 99]) {
         const row = X instanceof ColumnBatch ? X.columns.map((c) => X.value(c, r) as number | string | null) : rowOf(X, r);
         expect(s.predictSync(row)).toBeCloseTo(p[r]!, 12);
+        expect(s.predictLabelSync(row)).toBe(p[r]! >= (stack.threshold?.value ?? 0.5) ? 1 : 0);
       }
+      // The stored threshold (dense: 0.37 on calibrated probabilities) survives the file and drives predictLabels.
+      expect(s.threshold).toEqual(stack.threshold);
+      const t = s.threshold?.value ?? 0.5;
+      expect(Array.from(await s.predictLabels(X))).toEqual(Array.from(p, (v) => (v >= t ? 1 : 0)));
     }
+    expect(cases[0][1].threshold).toMatchObject({ value: 0.37, objective: 'manual', appliesTo: 'calibrated' });
   });
 
   it('refuses a corrupt member, meta-model or calibrator with E_MODEL_FORMAT', async () => {
@@ -310,8 +318,12 @@ describe('model file', () => {
       ['member-body', mutate((j) => (j.members[0]!.model = { format: 'kiln.model', version: 1, kind: 'gbdt' })), /member "gbdt"/],
       ['meta', mutate((j) => j.meta.intercepts.push(1)), /meta is not a valid linear model/],
       ['meta-features', mutate((j) => (j.metaInput.features[0] = 'logit(other)')), /metaInput.features/],
-      ['calibrator', mutate((j) => (j.calibrator as { x: number[] }).x.reverse()), /strictly increasing/],
-      ['calibrator-method', mutate((j) => (j.calibrator = null)), /disagrees with params.calibrate/],
+      ['calibration', mutate((j) => (j.calibration!.calibrators[0] as { x: number[] }).x.reverse()), /must increase strictly/],
+      ['calibration-classes', mutate((j) => (j.calibration!.numClass = 3)), /calibration/],
+      ['threshold-needs-calibration', mutate((j) => {
+        j.threshold = { value: 0.4, objective: 'manual', objectiveValue: null, costs: null, appliesTo: 'calibrated' };
+        delete j.calibration;
+      }), /threshold applies to calibrated probabilities but the model has no calibration/],
       ['version', mutate((j) => ((j as Record<string, unknown>).version = 2)), /newer kiln/],
       ['extra', mutate((j) => (j.extra = 1)), /not a valid stack model/],
       ['truncated', serializeStackModel(good).slice(0, 500), /not valid JSON/],
@@ -363,20 +375,31 @@ describe('uncertainty', () => {
     const d = binaryData(2000, 4, 51);
     const plain = await new StackingClassifier(SMALL).fit(d.X, d.y);
     const p0 = await plain.predict(d.X);
-    for (const calibrate of ['platt', 'isotonic'] as const) {
+    expect(plain.calibration).toBeNull();
+    expect(plain.toJSON().calibration).toBeUndefined();
+    for (const calibrate of ['sigmoid', 'isotonic'] as const) {
       const s = await new StackingClassifier({ ...SMALL, calibrate }).fit(d.X, d.y);
       // Same seed: members and meta-model are the same, only the calibrator differs.
       expect(JSON.stringify(s.toJSON().meta)).toBe(JSON.stringify(plain.toJSON().meta));
       const p1 = await s.predict(d.X);
       const order = [...p0.keys()].sort((a, b) => p0[a]! - p0[b]!);
       for (let i = 1; i < order.length; i++) expect(p1[order[i]!]!).toBeGreaterThanOrEqual(p1[order[i - 1]!]! - 1e-15);
-      const cal = s.toJSON().calibrator!;
+      // The project's one Calibrator, fitted on the cross-validated meta probabilities, applied by predict.
+      expect(s.calibration).toBeInstanceOf(Calibrator);
+      const expected = Calibrator.fit(s.outOfFold!.meta, d.y, { method: calibrate, source: 'cross-validation', folds: 3 });
+      expect(s.toJSON().calibration).toEqual(expected.toJSON());
+      expect(Array.from(p1)).toEqual(Array.from(expected.apply(p0)));
+      expect(Array.from(await s.predict(d.X, { calibrated: false }))).toEqual(Array.from(p0));
+      expect(s.predictSync(rowOf(d.X, 5))).toBeCloseTo(p1[5]!, 12);
+      const cal = s.toJSON().calibration!;
       expect(cal.method).toBe(calibrate);
+      expect(cal.fit).toEqual({ rows: d.X.rows, source: 'cross-validation', folds: 3 });
       if (cal.method === 'isotonic') {
+        const map = cal.calibrators[0] as { x: number[]; y: number[] };
         // PAV keeps the mean: the calibrated cross-validated meta probabilities average to the positive rate.
         const q = s.outOfFold!.meta;
         const interp = (v: number): number => {
-          const { x, y } = cal;
+          const { x, y } = map;
           if (v <= x[0]!) return y[0]!;
           if (v >= x[x.length - 1]!) return y[y.length - 1]!;
           const i = x.findIndex((t) => t > v);
@@ -385,7 +408,8 @@ describe('uncertainty', () => {
         const mean = Array.from(q, interp).reduce((a, b) => a + b, 0) / q.length;
         expect(mean).toBeCloseTo(d.y.reduce((a, b) => a + b, 0) / d.y.length, 9);
       } else {
-        expect(cal.a).toBeGreaterThan(0);
+        // P = 1 / (1 + exp(a logit(q) + b)): a < 0 keeps the order of q.
+        expect((cal.calibrators[0] as { a: number }).a).toBeLessThan(0);
       }
     }
   });
@@ -395,7 +419,7 @@ describe('progress and cancellation', () => {
   it('reports every member fold, each refit, the meta-model and the calibrator in order', async () => {
     const d = binaryData(600, 4, 61);
     const seen: StackProgress[] = [];
-    await new StackingClassifier({ ...SMALL, calibrate: 'platt' }).fit(d.X, d.y, { onProgress: (p) => seen.push(p) });
+    await new StackingClassifier({ ...SMALL, calibrate: 'sigmoid' }).fit(d.X, d.y, { onProgress: (p) => seen.push(p) });
     const total = 3 * (3 + 1) + 2;
     expect(seen.map((p) => p.step)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(seen.every((p) => p.totalSteps === total && p.folds === 3)).toBe(true);
