@@ -28,6 +28,7 @@ export { readLightGBMModel, importLightGBMText } from './models/interop/lightgbm
 export { LogisticRegression, type LogisticRegressionOptions, type LogisticRegressionParams, type LinearModelJson, type LinearTrainingInfo, type LinearFitCall, type ClassWeight } from './models/linear.js';
 export { MLP, type MLPOptions, type MLPParams, type MlpModelJson, type MlpTrainingInfo, type MlpFitCall, type MlpObjectiveName } from './models/mlp.js';
 export { type FeatureInput, type TargetInput } from './models/dense-input.js';
+export { StackingClassifier, stratifiedFolds, stackMemberSeed, deriveSeed, serializeStackModel, STACK_LOGIT_EPSILON, STACK_MAX_CATEGORIES, type StackingOptions, type StackMemberSpec, type StackMemberKind, type StackCalibration, type StackProgress, type StackFitCall, type StackUncertainty, type StackRowUncertainty, type StackOutOfFold, type StackModelJson, type StackMemberJson, type StackFeatureJson, type StackParamsJson, type StackTrainingJson } from './models/ensemble.js';
 export { type TrainProgress, type TrainHooks } from '../bindings/index.js';
 export { concatBatches, takeRows } from './batch/ops.js';
 export { readTrainConfigFile, validateTrainConfig, resolveTrainConfig, DEFAULT_STACK_MEMBERS, type TrainConfig, type TrainConfigFile, type TrainFlags, type ModelKind as TrainModelKind } from './train/config.js';

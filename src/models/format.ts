@@ -16,7 +16,7 @@ export const MODEL_FORMAT_VERSION = 1;
 /** Largest model file kiln will read (bytes). */
 export const MAX_MODEL_BYTES = 1 << 30;
 /** Model kinds and the schema describing each body. */
-export const MODEL_KINDS = ['gbdt', 'linear', 'mlp'] as const;
+export const MODEL_KINDS = ['gbdt', 'linear', 'mlp', 'stack'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 /** One tree, LightGBM-style: internal nodes 0..numLeaves-2; a child c < 0 is leaf ~c. */

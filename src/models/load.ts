@@ -1,5 +1,6 @@
 import { KilnError } from '../../bindings/errors.js';
 import { readModelFile, type GbdtModelJson, type ModelJson } from './format.js';
+import { StackingClassifier } from './ensemble.js';
 import { GBDT } from './gbdt.js';
 import { LogisticRegression } from './linear.js';
 import { MLP } from './mlp.js';
@@ -8,7 +9,7 @@ import { readXGBoostModel, writeXGBoostModel } from './interop/xgboost.js';
 import { resolveRegistryRef } from '../registry/registry.js';
 
 /** Any model kiln can load from its own format. */
-export type KilnModel = GBDT | LogisticRegression | MLP;
+export type KilnModel = GBDT | LogisticRegression | MLP | StackingClassifier;
 
 /** Builds the model of a validated model object, by kind. Throws E_MODEL_FORMAT. */
 export function modelFromJSON(obj: ModelJson, source = 'model'): KilnModel {
@@ -19,12 +20,14 @@ export function modelFromJSON(obj: ModelJson, source = 'model'): KilnModel {
       return LogisticRegression.fromJSON(obj);
     case 'mlp':
       return MLP.fromJSON(obj);
+    case 'stack':
+      return StackingClassifier.fromJSON(obj, source);
     default:
       throw new KilnError('E_MODEL_FORMAT', `${source}: model kind "${obj.kind}" cannot be loaded by this build`);
   }
 }
 
-/** Reads a kiln model file of any kind, or `registry:<name>[@<version>]`. Throws E_IO, E_USAGE or E_MODEL_FORMAT. */
+/** Reads a kiln model file of any kind (gbdt, linear, mlp, stack), or `registry:<name>[@<version>]`. Throws E_IO, E_USAGE or E_MODEL_FORMAT. */
 export async function loadModel(file: string): Promise<KilnModel> {
   const at = file.startsWith('registry:') ? resolveRegistryRef(file).path : file;
   return modelFromJSON(readModelFile(at), file);
