@@ -7,6 +7,7 @@ import { registerIngest } from './commands/ingest.js';
 import { registerManifest } from './commands/manifest.js';
 import { registerDemo } from './commands/demo.js';
 import { registerRuns } from './commands/runs.js';
+import { registerTrain } from './commands/train.js';
 import { registerFeatures } from './commands/features.js';
 import { KILN_VERSION } from '../src/index.js';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerIngest(program);
   registerManifest(program);
   registerRuns(program);
+  registerTrain(program);
   registerFeatures(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

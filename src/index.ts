@@ -63,3 +63,7 @@ export {
 } from './models/calibration.js';
 // The stored decision threshold (model files' `threshold`; models use it in predictLabels via setThreshold).
 export { type ThresholdJson, type SetThresholdOptions, type DecisionTask } from './models/decision.js';
+export { trainRun, runSummary, type TrainRunOptions, type TrainRunResult } from './train/run.js';
+export { reproduceRun, locateRun, type ReproduceResult } from './train/reproduce.js';
+export { evaluateRun, type RunEvaluation, type FlatMetrics } from './train/evaluate-run.js';
+export { validateTrainingFeatures, featureSchemaBeside } from './train/validate-features.js';

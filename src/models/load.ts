@@ -1,6 +1,7 @@
 import { KilnError } from '../../bindings/errors.js';
-import { readModelFile, type GbdtModelJson, type ModelJson } from './format.js';
-import { StackingClassifier } from './ensemble.js';
+import { canonicalJson } from '../lineage/hash.js';
+import { readModelFile, serializeModel, type GbdtModelJson, type ModelJson } from './format.js';
+import { StackingClassifier, serializeStackModel, type StackModelJson } from './ensemble.js';
 import { GBDT } from './gbdt.js';
 import { LogisticRegression } from './linear.js';
 import { MLP } from './mlp.js';
@@ -10,6 +11,13 @@ import { resolveRegistryRef } from '../registry/registry.js';
 
 /** Any model kiln can load from its own format. */
 export type KilnModel = GBDT | LogisticRegression | MLP | StackingClassifier;
+
+/** The exact text `save` writes for a model object of any kind (model hashes are taken over it). */
+export function modelFileText(json: ModelJson | StackModelJson): string {
+  if (json.kind === 'gbdt') return serializeModel(json as ModelJson);
+  if (json.kind === 'stack') return serializeStackModel(json as StackModelJson);
+  return `${canonicalJson(json)}\n`;
+}
 
 /** Builds the model of a validated model object, by kind. Throws E_MODEL_FORMAT. */
 export function modelFromJSON(obj: ModelJson, source = 'model'): KilnModel {

@@ -32,7 +32,8 @@ export function defaultRegistryDir(): string {
   return home ? path.join(home, 'registry') : path.resolve('.kiln/registry');
 }
 
-function checkName(name: string): void {
+/** Throws E_USAGE unless `name` is a valid registry name. */
+export function checkRegistryName(name: string): void {
   if (!NAME_RE.test(name)) throw new KilnError('E_USAGE', `registry name "${name}" must be 1-64 letters, digits, '_', '.', '-' (starting with a letter or digit)`);
 }
 
@@ -55,7 +56,7 @@ export async function registerModel(
   meta: { runId?: string | null; metrics?: Record<string, number> } = {},
   dir = defaultRegistryDir(),
 ): Promise<RegistryVersion & { name: string; path: string }> {
-  checkName(name);
+  checkRegistryName(name);
   readModelFile(modelFile);
   const versions = readIndex(dir, name);
   const version = (versions.at(-1)?.version ?? 0) + 1;
@@ -78,7 +79,7 @@ export async function registerModel(
 
 /** Every version of `name`, oldest first. */
 export function listVersions(name: string, dir = defaultRegistryDir()): RegistryVersion[] {
-  checkName(name);
+  checkRegistryName(name);
   return readIndex(dir, name);
 }
 

@@ -1,0 +1,191 @@
+// kiln train / reproduce / runs end to end on the shared real datasets.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { json, kiln } from '../helpers/cli.js';
+import { DATASETS, makeTemp, rmTemp } from '../helpers/paths.js';
+
+const ADULT_TRAIN = path.join(DATASETS, 'adult', 'adult.data.csv');
+const ADULT_TEST = path.join(DATASETS, 'adult', 'adult.test.csv');
+const BANK = path.join(DATASETS, 'bank_marketing', 'bank-full.csv');
+
+const tmp = makeTemp('kiln-train-e2e-');
+const env = { KILN_HOME: path.join(tmp, 'home') };
+afterAll(() => rmTemp(tmp));
+
+interface Summary {
+  ok: boolean;
+  runId: string;
+  experiment: string;
+  model: string;
+  modelSha256: string;
+  classes: string[] | null;
+  rows: { train: number; valid: number; test: number };
+  metrics: Record<string, Record<string, number>>;
+  threshold: { value: number; objective: string } | null;
+  gate: { passed: boolean; failures: string[] };
+  registered: { name: string; version: number } | null;
+  warnings: string[];
+}
+
+function train(args: string[], extraEnv: Record<string, string> = {}): { code: number | null; summary: Summary | null; stderr: string; stdout: string } {
+  const r = kiln(['train', '--json', '--out-dir', path.join(tmp, 'experiments'), ...args], { env: { ...env, ...extraEnv } });
+  let summary: Summary | null = null;
+  try {
+    summary = JSON.parse(r.stdout) as Summary;
+  } catch {
+    summary = null;
+  }
+  return { code: r.code, summary, stderr: r.stderr, stdout: r.stdout };
+}
+
+describe('kiln train on adult (defaults: GBDT, isotonic, F1 threshold)', () => {
+  let run: Summary;
+  beforeAll(() => {
+    const r = train(['--data', ADULT_TRAIN, '--test-data', ADULT_TEST, '--target', 'class', '--register', 'adult']);
+    expect(r.code, r.stderr).toBe(0);
+    run = r.summary!;
+  }, 180_000);
+
+  it('reaches test AUC >= 0.92 with string labels and categorical string columns', () => {
+    expect(run.classes).toEqual(['<=50K', '>50K']);
+    expect(run.metrics.test!.rocAuc).toBeGreaterThanOrEqual(0.92);
+    expect(run.rows.test).toBe(16281);
+    expect(run.rows.train + run.rows.valid).toBe(32561);
+  });
+
+  it('writes the whole experiment folder', () => {
+    const dir = run.experiment;
+    expect(path.basename(dir)).toMatch(/^train_adult\.data_\d{8}_\d{6}$/);
+    for (const f of ['metadata.json', 'parameters.json', 'model.json', 'metrics.json', 'card.json', 'card.html', 'receipt.json', 'logs/train.log', 'artifacts/config.json', 'artifacts/data.json', 'predictions/valid.csv', 'predictions/test.csv']) {
+      expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
+    }
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'metadata.json'), 'utf8'));
+    expect(meta.runId).toBe(run.runId);
+    expect(meta.seed).toBe(42);
+    expect(meta.environment.node).toBe(process.version);
+    expect(['avx2', 'scalar']).toContain(meta.environment.simdLevel);
+    expect(meta.environment.packages['@duckdb/node-api']).toMatch(/^\d/);
+    const data = JSON.parse(fs.readFileSync(path.join(dir, 'artifacts', 'data.json'), 'utf8'));
+    expect(data.sources.map((s: { role: string }) => s.role)).toEqual(['train', 'test']);
+    expect(data.sources[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+    const model = JSON.parse(fs.readFileSync(run.model, 'utf8'));
+    expect(model.calibration.method).toBe('isotonic');
+    expect(model.threshold.objective).toBe('f1');
+    expect(model.threshold.value).toBeCloseTo(run.threshold!.value, 12);
+    const preds = fs.readFileSync(path.join(dir, 'predictions', 'test.csv'), 'utf8').trim().split('\n');
+    expect(preds[0]).toBe('row,actual,predicted,p_>50K');
+    expect(preds).toHaveLength(16282);
+    expect(fs.readFileSync(path.join(dir, 'card.html'), 'utf8')).toContain('<svg');
+  });
+
+  it('records the run in the run store and the registry', () => {
+    const list = kiln(['runs', 'list', '--json'], { env });
+    expect(list.code, list.stderr).toBe(0);
+    const runs = json<{ runs: Array<{ runId: string }> }>(list).runs;
+    expect(runs.map((r) => r.runId)).toContain(run.runId);
+    const show = kiln(['runs', 'show', run.runId.slice(0, 8)], { env });
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(run.runId);
+    expect(run.registered).toMatchObject({ name: 'adult', version: 1 });
+  });
+
+  it('kiln reproduce rebuilds the identical model', () => {
+    const again = kiln(['reproduce', run.runId, '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(json<{ match: boolean; actualModelSha256: string }>(again)).toMatchObject({ match: true, actualModelSha256: run.modelSha256 });
+  }, 180_000);
+});
+
+describe('reproducibility and fail-closed inputs', () => {
+  const small = path.join(tmp, 'adult-small.csv');
+  beforeAll(() => {
+    const lines = fs.readFileSync(ADULT_TRAIN, 'utf8').split('\n');
+    fs.writeFileSync(small, lines.slice(0, 4001).join('\n') + '\n');
+  });
+
+  it('gives the same model hash for the same seed, with 1 and 2 threads', () => {
+    const a = train(['--data', small, '--target', 'class', '--threads', '1']);
+    const b = train(['--data', small, '--target', 'class', '--threads', '2']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(a.summary!.modelSha256).toBe(b.summary!.modelSha256);
+    expect(fs.readFileSync(a.summary!.model, 'utf8')).toBe(fs.readFileSync(b.summary!.model, 'utf8'));
+    const c = train(['--data', small, '--target', 'class', '--seed', '7']);
+    expect(c.summary!.modelSha256).not.toBe(a.summary!.modelSha256);
+  }, 120_000);
+
+  it('reproduce exits 2 naming the file when an input changed, leaving the run alone', () => {
+    const copy = path.join(tmp, 'adult-copy.csv');
+    fs.copyFileSync(small, copy);
+    const a = train(['--data', copy, '--target', 'class', '--row-limit', '2000']);
+    expect(a.code, a.stderr).toBe(0);
+    fs.appendFileSync(copy, '39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, United-States, <=50K\n');
+    const r = kiln(['reproduce', a.summary!.experiment], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('adult-copy.csv');
+    expect(r.stderr).toMatch(/changed/);
+    expect(fs.existsSync(path.join(a.summary!.experiment, 'model.json'))).toBe(true);
+  }, 120_000);
+
+  it('--row-limit reads at most that many rows', () => {
+    const r = train(['--data', small, '--target', 'class', '--row-limit', '1000']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary!.rows.train + r.summary!.rows.valid + r.summary!.rows.test).toBe(1000);
+  }, 60_000);
+
+  it('--min-samples fails closed with exit 1 and publishes nothing', () => {
+    const out = path.join(tmp, 'min-samples');
+    const r = kiln(['train', '--data', small, '--target', 'class', '--min-samples', '100000', '--out-dir', out], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/min-samples/);
+    expect(fs.existsSync(out) ? fs.readdirSync(out) : []).toEqual([]);
+  });
+
+  it('fails closed when a class is missing from a split', () => {
+    const one = path.join(tmp, 'one-positive.csv');
+    const lines = fs.readFileSync(small, 'utf8').trim().split('\n');
+    const neg = lines.slice(1).filter((l) => l.trim().endsWith('<=50K'));
+    const pos = lines.slice(1).filter((l) => l.trim().endsWith('>50K'));
+    fs.writeFileSync(one, [lines[0], ...neg.slice(0, 300), pos[0]].join('\n') + '\n');
+    const r = kiln(['train', '--data', one, '--target', 'class', '--out-dir', path.join(tmp, 'one-pos')], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/missing from the (valid|test) split/);
+  });
+
+  it('--validate-features names the column and row of a non-finite value', () => {
+    const bad = path.join(tmp, 'bad-features.csv');
+    fs.writeFileSync(bad, ['x,z,label', ...Array.from({ length: 200 }, (_, i) => `${i === 57 ? 'inf' : i % 7},${i % 3},${i % 2}`)].join('\n') + '\n');
+    const r = kiln(['train', '--data', bad, '--validate-features', '--out-dir', path.join(tmp, 'bad-out')], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/column "x" is infinite at row 58/);
+    const ok = kiln(['train', '--data', bad, '--validate-features', '--validate-limit', '50', '--out-dir', path.join(tmp, 'bad-out')], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+  }, 60_000);
+
+  it('refuses unusable flags with exit 2 and a clear message', () => {
+    const r = kiln(['train', '--data', path.join(tmp, 'nope.csv')], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nope\.csv: no such file/);
+    const help = kiln(['train', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Examples?:[\s\S]*kiln train --data/);
+  });
+});
+
+describe('kiln train on bank_marketing without duration', () => {
+  it('reaches test AUC >= 0.79 and isotonic calibration lowers ECE', () => {
+    const cfg = path.join(tmp, 'bank.yaml');
+    fs.writeFileSync(cfg, ['version: 1', 'name: bank', 'data:', '  target: y', '  exclude: [duration]', 'split: { kind: stratified, valid: 0.2, test: 0.2 }', 'calibration: { method: isotonic }', ''].join('\n'));
+    const r = train(['--data', BANK, '--config', cfg]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = r.summary!;
+    expect(s.metrics.test!.rocAuc).toBeGreaterThanOrEqual(0.79);
+    const metrics = JSON.parse(fs.readFileSync(path.join(s.experiment, 'metrics.json'), 'utf8'));
+    expect(metrics.calibration.after.ece).toBeLessThan(metrics.calibration.before.ece);
+    const data = JSON.parse(fs.readFileSync(path.join(s.experiment, 'artifacts', 'data.json'), 'utf8'));
+    expect(data.features).not.toContain('duration');
+  }, 180_000);
+});
