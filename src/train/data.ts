@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { KilnError } from '../../bindings/errors.js';
 import { ColumnBatch, isValidBit, type Column } from '../batch/column-batch.js';
-import { concatBatches } from '../batch/ops.js';
+import { concatBatches, takeRows } from '../batch/ops.js';
 import { sourceSql, sqlIdent, sqlString, type ReadOptions } from '../io/formats.js';
 import { scanQuery } from '../io/scan.js';
 
@@ -90,6 +90,16 @@ function labelText(c: Column, batch: ColumnBatch, i: number): string | null {
   const v = batch.value(c, i);
   if (v === null) return null;
   return typeof v === 'string' ? v.trim() : String(v);
+}
+
+/** The rows whose target is present, and how many were dropped for a missing target (e.g. the last row of a lead() label). */
+export function dropUnlabeled(batch: ColumnBatch, target: string, file: string): { batch: ColumnBatch; dropped: number } {
+  if (!batch.has(target)) throw new KilnError('E_SCHEMA', `target column "${target}" is not in ${file} (columns: ${batch.names.join(', ')})`, { file, column: target });
+  const c = batch.column(target);
+  if (c.nullCount === 0) return { batch, dropped: 0 };
+  const keep: number[] = [];
+  for (let i = 0; i < batch.numRows; i++) if (isValidBit(c.validity, i)) keep.push(i);
+  return { batch: takeRows(batch, Int32Array.from(keep)), dropped: batch.numRows - keep.length };
 }
 
 /** Decides the task and the classes from the training labels. */

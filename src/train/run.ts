@@ -23,7 +23,7 @@ import { StackingClassifier, type StackMemberSpec } from '../models/ensemble.js'
 import { checkRegistryName, registerModel } from '../registry/registry.js';
 
 import { readTrainConfigFile, resolveTrainConfig, runNameFor, type TrainConfig, type TrainConfigFile, type TrainFlags } from './config.js';
-import { encodeLabels, featureColumns, fitLabels, readTable, resolveSources, targetColumn, type DataSources, type LabelEncoding } from './data.js';
+import { dropUnlabeled, encodeLabels, featureColumns, fitLabels, readTable, resolveSources, targetColumn, type DataSources, type LabelEncoding } from './data.js';
 import { evaluateRun, type RunEvaluation, type RunModel } from './evaluate-run.js';
 import { splitRows } from './split.js';
 import { featureSchemaBeside, validateTrainingFeatures, withFeatureSchemaDefaults } from './validate-features.js';
@@ -190,9 +190,14 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const started = new Date(receipt.startedAt);
 
   log(`read ${sources.train}${cfg.rowLimit ? ` (at most ${cfg.rowLimit} rows)` : ''}${cfg.data.symbol ? ` where ${cfg.data.entity} = ${cfg.data.symbol}` : ''}`);
-  const table = await readTable(sources.train, cfg, { rowLimit: cfg.rowLimit, signal: opts.signal });
+  const read = await readTable(sources.train, cfg, { rowLimit: cfg.rowLimit, signal: opts.signal });
+  if (read.numRows === 0) throw new KilnError('E_GATE', `no rows were read from ${sources.train}${cfg.data.symbol ? ` for ${cfg.data.entity} = ${cfg.data.symbol}` : ''}`);
+  const target = targetColumn(read, cfg, sources.train);
+  const labelled = dropUnlabeled(read, target, sources.train);
+  const unlabelled: Record<string, number> = {};
+  if (labelled.dropped > 0) unlabelled.train = labelled.dropped;
+  const table = labelled.batch;
   if (table.numRows === 0) throw new KilnError('E_GATE', `no rows were read from ${sources.train}${cfg.data.symbol ? ` for ${cfg.data.entity} = ${cfg.data.symbol}` : ''}`);
-  const target = targetColumn(table, cfg, sources.train);
   const enc = fitLabels(table, target, cfg, sources.train);
   const { features, skipped } = featureColumns(table, target, cfg, sources.train);
   if (skipped.length > 0) warn(`columns of types kiln does not train on were left out: ${skipped.join(', ')}`);
@@ -220,12 +225,15 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   }
   const readSplit = async (file: string, role: string): Promise<[ColumnBatch, Float64Array]> => {
     log(`read ${file} (${role})`);
-    const t = await readTable(file, cfg, { rowLimit: cfg.rowLimit, signal: opts.signal });
+    const r = dropUnlabeled(await readTable(file, cfg, { rowLimit: cfg.rowLimit, signal: opts.signal }), target, file);
+    if (r.dropped > 0) unlabelled[role] = r.dropped;
+    const t = r.batch;
     for (const f of features) if (!t.has(f)) throw new KilnError('E_SCHEMA', `feature "${f}" of the training data is not in ${file}`, { file, column: f });
     return [t.select(features), encodeLabels(t, target, enc, file)];
   };
   if (sources.valid !== null) [validX, yValid] = await readSplit(sources.valid, 'valid');
   if (sources.test !== null) [testX, yTest] = await readSplit(sources.test, 'test');
+  if (Object.keys(unlabelled).length > 0) warn(`rows without a label were left out: ${Object.entries(unlabelled).map(([k, n]) => `${n} in ${k}`).join(', ')}`);
   if (Object.keys(enc.mapped).length > 0) warn(`labels mapped onto training classes: ${Object.entries(enc.mapped).map(([a, b]) => `"${a}" -> "${b}"`).join(', ')}`);
   checkMinSamples(cfg, enc, { train: yTrain, valid: yValid, test: yTest });
   log(`rows: train ${yTrain.length}, valid ${yValid.length}, test ${yTest.length}; ${features.length} features; task ${enc.task}${enc.classes ? ` (${enc.classes.join(', ')})` : ''}`);

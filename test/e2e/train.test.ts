@@ -189,3 +189,45 @@ describe('kiln train on bank_marketing without duration', () => {
     expect(data.features).not.toContain('duration');
   }, 180_000);
 });
+
+describe('kiln train on kiln features output (crypto, seed 004 CLI shape)', () => {
+  it('trains on the BTC rows of the feature folder with --config --output --symbol --verbose', () => {
+    const features = path.join(tmp, 'crypto-features');
+    const f = kiln(['features', path.join('examples', 'crypto', 'features.yaml'), '--out-dir', features], { env });
+    expect(f.code, f.stderr).toBe(0);
+    const config = path.join(tmp, 'crypto-config.json');
+    fs.writeFileSync(config, JSON.stringify({ version: 1, name: 'btc_up', model: { kind: 'gbdt', params: { nEstimators: 60, numLeaves: 7 } }, calibration: { method: 'sigmoid' } }));
+    const output = path.join(tmp, 'results.json');
+    const r = kiln(['train', '--data', features, '--config', config, '--output', output, '--symbol', 'BTC', '--verbose', '--out-dir', path.join(tmp, 'experiments')], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/round 1\/60/);
+    const res = JSON.parse(fs.readFileSync(output, 'utf8')) as Summary;
+    expect(res.name).toBe('btc_up');
+    expect(res.classes).toEqual(['false', 'true']);
+    const schema = JSON.parse(fs.readFileSync(path.join(features, 'feature-schema.json'), 'utf8'));
+    const all = Object.values(schema.files as Record<string, { rows: number }>).reduce((n, x) => n + x.rows, 0);
+    const btc = res.rows.train + res.rows.valid + res.rows.test;
+    expect(btc).toBeGreaterThan(all / 2 - 10);
+    expect(btc).toBeLessThan(all / 2 + 10);
+    const data = JSON.parse(fs.readFileSync(path.join(res.experiment, 'artifacts', 'data.json'), 'utf8'));
+    expect(data.target).toBe('up_next_day');
+    expect(data.features).not.toContain('symbol');
+    expect(data.features).not.toContain('ts');
+  }, 120_000);
+});
+
+describe('kiln train --model stack', () => {
+  it('writes one stack model file whose probabilities come from its members', () => {
+    const small = path.join(tmp, 'adult-stack.csv');
+    fs.writeFileSync(small, fs.readFileSync(ADULT_TRAIN, 'utf8').split('\n').slice(0, 3001).join('\n') + '\n');
+    const cfg = path.join(tmp, 'stack.json');
+    fs.writeFileSync(cfg, JSON.stringify({ version: 1, model: { kind: 'stack', folds: 3, members: [{ name: 'trees', kind: 'gbdt', params: { nEstimators: 40 } }, { name: 'linear', kind: 'logreg' }] } }));
+    const r = train(['--data', small, '--target', 'class', '--config', cfg]);
+    expect(r.code, r.stderr).toBe(0);
+    const model = JSON.parse(fs.readFileSync(r.summary!.model, 'utf8'));
+    expect(model.kind).toBe('stack');
+    expect(model.members.map((m: { name: string }) => m.name)).toEqual(['trees', 'linear']);
+    expect(model.calibration.method).toBe('isotonic');
+    expect(r.summary!.metrics.test!.rocAuc).toBeGreaterThan(0.85);
+  }, 120_000);
+});
