@@ -8,6 +8,7 @@ import { registerManifest } from './commands/manifest.js';
 import { registerDemo } from './commands/demo.js';
 import { registerRuns } from './commands/runs.js';
 import { registerTrain } from './commands/train.js';
+import { registerPredict } from './commands/predict.js';
 import { registerFeatures } from './commands/features.js';
 import { KILN_VERSION } from '../src/index.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerManifest(program);
   registerRuns(program);
   registerTrain(program);
+  registerPredict(program);
   registerFeatures(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

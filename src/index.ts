@@ -67,3 +67,4 @@ export { trainRun, runSummary, type TrainRunOptions, type TrainRunResult } from 
 export { reproduceRun, locateRun, type ReproduceResult } from './train/reproduce.js';
 export { evaluateRun, type RunEvaluation, type FlatMetrics } from './train/evaluate-run.js';
 export { validateTrainingFeatures, featureSchemaBeside } from './train/validate-features.js';
+export { scoreFile, type ScoreFileOptions, type ScoreFileResult } from './serve/score.js';

@@ -19,7 +19,7 @@ export function registerRuns(program: Command): void {
       action(async (flags: { limit: number; store?: string; json?: boolean }) => {
         const rows = await listRuns(flags.store ?? defaultRunStore(), { limit: flags.limit });
         if (flags.json) return printJson({ ok: true, runs: rows });
-        const metricNames = ['auc', 'f1', 'logLoss', 'accuracy', 'rmse', 'r2'];
+        const metricNames = ['rocAuc', 'f1', 'logLoss', 'ece', 'rmse', 'r2'];
         const table = rows.map((r) => [
           r.runId.slice(0, 8), r.name, r.startedAt.replace('T', ' ').slice(0, 19), r.modelKind, r.task, r.status,
           ...metricNames.map((m) => fmt(r.metrics[m])),

@@ -31,6 +31,7 @@ export type DecisionTask = 'binary' | 'multiclass' | 'regression';
 
 /** The optional fields a model file carries for its decision state. */
 export interface DecisionFields {
+  classes?: string[];
   calibration?: CalibrationJson;
   threshold?: ThresholdJson;
 }
@@ -39,8 +40,9 @@ function usage(message: string): KilnError {
   return new KilnError('E_USAGE', message);
 }
 
-/** Calibrator and threshold of one model. */
+/** Class names, calibrator and threshold of one model. */
 export class DecisionState {
+  classNames: string[] | null = null;
   calibrator: Calibrator | null = null;
   threshold: ThresholdJson | null = null;
 
@@ -54,8 +56,28 @@ export class DecisionState {
   reset(task: DecisionTask, numClass: number): void {
     this.task = task;
     this.numClass = numClass;
+    this.classNames = null;
     this.calibrator = null;
     this.threshold = null;
+  }
+
+  /** Problem with a list of class names for this model, or null when it fits. */
+  private classesProblem(names: unknown): string | null {
+    if (this.task === 'regression') return 'a regression model has no classes';
+    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n.length === 0)) return 'classes must be an array of non-empty strings';
+    if (names.length !== this.numClass) return `${names.length} class names for a model of ${this.numClass} classes`;
+    if (new Set(names).size !== names.length) return 'class names must be unique';
+    return null;
+  }
+
+  setClasses(names: readonly string[] | null): void {
+    if (names === null) {
+      this.classNames = null;
+      return;
+    }
+    const problem = this.classesProblem(names);
+    if (problem) throw usage(`${this.owner}.setClasses: ${problem}`);
+    this.classNames = [...names];
   }
 
   setCalibration(c: Calibrator | CalibrationJson | null): void {
@@ -115,6 +137,7 @@ export class DecisionState {
   /** The optional model-file fields, in a fixed order; nothing when unset. */
   fields(): DecisionFields {
     const out: DecisionFields = {};
+    if (this.classNames) out.classes = [...this.classNames];
     if (this.calibrator) out.calibration = this.calibrator.toJSON();
     if (this.threshold) {
       const t = this.threshold;
@@ -130,12 +153,18 @@ export class DecisionState {
   }
 
   /** Loads the optional fields of a (schema-valid) model object; E_MODEL_FORMAT when they do not fit the model. */
-  load(obj: { calibration?: unknown; threshold?: unknown }, source: string): void {
+  load(obj: { classes?: unknown; calibration?: unknown; threshold?: unknown }, source: string): void {
     const bad = (m: string): never => {
       throw new KilnError('E_MODEL_FORMAT', `${source}: ${m}`, { source });
     };
+    this.classNames = null;
     this.calibrator = null;
     this.threshold = null;
+    if (obj.classes !== undefined) {
+      const problem = this.classesProblem(obj.classes);
+      if (problem) bad(problem);
+      this.classNames = [...(obj.classes as string[])];
+    }
     if (obj.calibration !== undefined) {
       if (this.task === 'regression') bad('a regression model cannot carry a calibration');
       let cal: Calibrator;

@@ -169,6 +169,8 @@ export interface StackModelJson {
   objective: { name: 'binary'; numClass: 2 };
   features: StackFeatureJson[];
   unseenCategory: 'error' | 'missing';
+  /** Optional class names in model order (absent for regression or unnamed classes). */
+  classes?: string[];
   metaInput: { transform: 'logit'; epsilon: number; passthrough: boolean; features: string[] };
   /** Optional (absent when uncalibrated): the calibrator of the meta-model probability. */
   calibration?: CalibrationJson;
@@ -837,6 +839,19 @@ export class StackingClassifier {
   /** The label of one row (see predictLabels and predictSync), synchronously. */
   predictLabelSync(row: ArrayLike<number | string | null>): number {
     return this.decision.labelOne(this.syncRow('predictLabelSync', row, !this.decision.labelsUseUncalibrated).p);
+  }
+
+  /** Class names in model order, or null when the model was given none. */
+  get classes(): string[] | null {
+    this.fittedState('classes');
+    return this.decision.classNames ? [...this.decision.classNames] : null;
+  }
+
+  /** Stores (or, with null, removes) the class names, one per class in model order; saved with the model. */
+  setClasses(names: readonly string[] | null): this {
+    this.fittedState('setClasses');
+    this.decision.setClasses(names);
+    return this;
   }
 
   /** The calibrator applied by predict (the project's Calibrator), or null. */

@@ -93,6 +93,8 @@ export interface GbdtModelJson {
   bestIteration: number;
   binMapper: BinMapperJson | null;
   params: Record<string, unknown>;
+  /** Optional class names in model order (absent for regression or unnamed classes). */
+  classes?: string[];
   training: TrainingJson | null;
   /** Optional probability calibrator applied by predict (absent when uncalibrated). */
   calibration?: CalibrationJson;

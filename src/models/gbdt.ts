@@ -467,6 +467,7 @@ function canonicalGbdt(m: GbdtModelJson): GbdtModelJson {
           receipt: m.training.receipt,
         }
       : null,
+    ...(m.classes !== undefined ? { classes: m.classes } : {}),
     ...(m.calibration !== undefined ? { calibration: m.calibration } : {}),
     ...(m.threshold !== undefined ? { threshold: m.threshold } : {}),
     trees: m.trees.map((t) => ({
@@ -836,6 +837,20 @@ export class GBDT {
     return this.decision.labelOne(cal ? cal.applyRow(outputs, new Float64Array(outputs.length)) : outputs);
   }
 
+  /** Class names in model order, or null when the model was given none. */
+  get classes(): string[] | null {
+    this.requireModel();
+    return this.decision.classNames ? [...this.decision.classNames] : null;
+  }
+
+  /** Stores (or, with null, removes) the class names, one per class in model order; saved with the model. */
+  setClasses(names: readonly string[] | null): this {
+    this.requireModel();
+    this.decision.setClasses(names);
+    this.syncDecision();
+    return this;
+  }
+
   /** The calibrator applied by predict, or null. */
   get calibration(): Calibrator | null {
     this.requireModel();
@@ -868,7 +883,7 @@ export class GBDT {
   }
 
   private syncDecision(): void {
-    const { calibration: _c, threshold: _t, ...rest } = this.requireModel();
+    const { classes: _k, calibration: _c, threshold: _t, ...rest } = this.requireModel();
     this.model = canonicalGbdt({ ...rest, ...this.decision.fields() } as GbdtModelJson);
   }
 

@@ -85,6 +85,8 @@ export interface LinearModelJson {
   coefficients: number[][];
   intercepts: number[];
   params: LogisticRegressionParams;
+  /** Optional class names in model order (absent for regression or unnamed classes). */
+  classes?: string[];
   training: LinearTrainingInfo | null;
   /** Optional probability calibrator applied by predict (absent when uncalibrated). */
   calibration?: CalibrationJson;
@@ -307,6 +309,19 @@ export class LogisticRegression {
     const cal = this.decision.labelsUseUncalibrated ? null : this.decision.calibrator;
     if (typeof raw === 'number') return this.decision.labelOne(cal ? cal.applyOne(raw) : raw);
     return this.decision.labelOne(cal ? cal.applyRow(raw, raw) : raw);
+  }
+
+  /** Class names in model order, or null when the model was given none. */
+  get classes(): string[] | null {
+    this.fittedState('classes');
+    return this.decision.classNames ? [...this.decision.classNames] : null;
+  }
+
+  /** Stores (or, with null, removes) the class names, one per class in model order; saved with the model. */
+  setClasses(names: readonly string[] | null): this {
+    this.fittedState('setClasses');
+    this.decision.setClasses(names);
+    return this;
   }
 
   /** The calibrator applied by predict, or null. */

@@ -221,6 +221,7 @@ export async function evaluateRun(input: EvaluateRunInput): Promise<RunEvaluatio
     const classes = enc.classes!;
     const k = classes.length;
     const binary = k === 2;
+    if (classes.every((c) => c.length > 0)) model.setClasses(classes);
     // Calibration on the validation split.
     if (cfg.calibration.method !== 'none') {
       if (!valid) warn('no validation rows: the model is not calibrated');

@@ -92,6 +92,26 @@ describe('kiln train on adult (defaults: GBDT, isotonic, F1 threshold)', () => {
     expect(run.registered).toMatchObject({ name: 'adult', version: 1 });
   });
 
+  it('kiln predict --labels scores with the registered model: calibrated probabilities, stored threshold, class names', () => {
+    const out = path.join(tmp, 'scores.csv');
+    const r = kiln(['predict', '--model', 'registry:adult', '--data', ADULT_TEST, '--out', out, '--labels', '--keep', 'age', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(json<{ rows: number; calibrated: boolean; threshold: number }>(r)).toMatchObject({ rows: 16281, calibrated: true, threshold: run.threshold!.value });
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('age,p_>50K,label');
+    expect(lines).toHaveLength(16282);
+    const testPreds = fs.readFileSync(path.join(run.experiment, 'predictions', 'test.csv'), 'utf8').trim().split('\n');
+    for (let i = 1; i < lines.length; i += 997) {
+      const [, p, label] = lines[i]!.split(',');
+      expect(label).toBe(Number(p) >= run.threshold!.value ? '>50K' : '<=50K');
+      expect(testPreds[i]!.split(',').slice(2)).toEqual([label, p]);
+    }
+    const missing = kiln(['predict', '--model', run.model, '--data', BANK, '--out', path.join(tmp, 'nope.csv')], { env });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/column "age"|column "workclass"/);
+    expect(fs.existsSync(path.join(tmp, 'nope.csv'))).toBe(false);
+  });
+
   it('kiln reproduce rebuilds the identical model', () => {
     const again = kiln(['reproduce', run.runId, '--json'], { env });
     expect(again.code, again.stderr).toBe(0);

@@ -242,3 +242,26 @@ it('the model schemas embed calibration.schema.json unchanged', () => {
 // KilnModel is the union loadModel returns; every classification member has the decision API.
 const _check: (m: KilnModel) => unknown = (m) => m.setThreshold;
 void _check;
+
+describe.each(kinds)('%s class names', (kind, make) => {
+  it('are stored in the model file, survive load -> save byte for byte, and bad ones are refused', async () => {
+    const model = (await make(yMulti, true)) as unknown as DecisionModel & { classes: string[] | null; setClasses(n: readonly string[] | null): unknown };
+    expect(model.classes).toBeNull();
+    expectCode(() => model.setClasses(['a', 'b']), 'E_USAGE');
+    expectCode(() => model.setClasses(['a', 'a', 'b']), 'E_USAGE');
+    expectCode(() => model.setClasses(['a', '', 'b']), 'E_USAGE');
+    model.setClasses(['low', 'mid', 'high']);
+    const a = path.join(tmp, `${kind}-classes.json`), b = path.join(tmp, `${kind}-classes-again.json`);
+    await model.save(a);
+    const stored = JSON.parse(fs.readFileSync(a, 'utf8'));
+    expect(stored.classes).toEqual(['low', 'mid', 'high']);
+    const loaded = (await loadModel(a)) as unknown as typeof model;
+    expect(loaded.classes).toEqual(['low', 'mid', 'high']);
+    await loaded.save(b);
+    expect(fs.readFileSync(b, 'utf8')).toBe(fs.readFileSync(a, 'utf8'));
+    fs.writeFileSync(b, JSON.stringify({ ...stored, classes: ['low', 'mid'] }));
+    await expectCodeAsync(() => loadModel(b), 'E_MODEL_FORMAT', /2 class names for a model of 3 classes/);
+    model.setClasses(null);
+    expect('classes' in JSON.parse(JSON.stringify((model as unknown as { toJSON(): unknown }).toJSON()))).toBe(false);
+  });
+});

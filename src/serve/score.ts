@@ -1,0 +1,111 @@
+/**
+ * Batch scoring: a file streamed from DuckDB through a saved model, batch by batch (memory bounded
+ * by the batch size), into an output file written atomically. Probabilities are calibrated when the
+ * model carries a calibrator; labels use the model's stored threshold and class names.
+ */
+import { KilnError } from '../../bindings/errors.js';
+import { ColumnBatch, columnFromValues, type Column } from '../batch/column-batch.js';
+import { writeBatches, type SinkResult } from '../io/sinks.js';
+import type { ReadOptions } from '../io/formats.js';
+import { scanFile } from '../io/scan.js';
+import { loadModel, type KilnModel } from '../models/load.js';
+
+/** Options of scoreFile. */
+export interface ScoreFileOptions extends ReadOptions {
+  /** Add the predicted label (class name when the model has class names, else the class index). */
+  labels?: boolean;
+  /** Columns of the input copied into the output first (e.g. an id). */
+  keep?: string[];
+  /** Score at most this many rows (streamed). */
+  rowLimit?: number;
+  /** Rows per batch (default 65,536). */
+  batchSize?: number;
+  /** Called after each batch with the rows scored so far. */
+  onProgress?: (rows: number) => void;
+  signal?: AbortSignal;
+}
+
+/** What scoreFile wrote. */
+export interface ScoreFileResult extends SinkResult {
+  model: string;
+  task: 'binary' | 'multiclass' | 'regression';
+  columns: string[];
+  calibrated: boolean;
+  threshold: number | null;
+}
+
+type Task = ScoreFileResult['task'];
+
+interface ScoringModel {
+  featureNames: string[];
+  classes: string[] | null;
+  calibration: unknown;
+  threshold: { value: number } | null;
+  predict(X: ColumnBatch): Promise<Float64Array>;
+  predictLabels(X: ColumnBatch): Promise<Int32Array>;
+  toJSON(): unknown;
+}
+
+function taskOf(model: KilnModel): { task: Task; numClass: number } {
+  const o = (model.toJSON() as unknown as { objective: { name: string; numClass: number } }).objective;
+  if (o.name === 'binary') return { task: 'binary', numClass: 2 };
+  if (o.name === 'multiclass') return { task: 'multiclass', numClass: o.numClass };
+  return { task: 'regression', numClass: 1 };
+}
+
+/** Scores `dataFile` with the model at `modelRef` (a file or registry:<name>[@N]) into `outFile` (CSV, NDJSON or Parquet by extension). */
+export async function scoreFile(modelRef: string, dataFile: string, outFile: string, opts: ScoreFileOptions = {}): Promise<ScoreFileResult> {
+  const model = (await loadModel(modelRef)) as unknown as ScoringModel;
+  const { task, numClass } = taskOf(model as unknown as KilnModel);
+  if (opts.labels && task === 'regression') throw new KilnError('E_USAGE', `--labels needs a classification model; ${modelRef} is a regression model`);
+  const features = model.featureNames;
+  const keep = opts.keep ?? [];
+  const clash = keep.find((k) => /^(p_|prediction$|label$)/.test(k));
+  if (clash) throw new KilnError('E_USAGE', `--keep column "${clash}" would collide with an output column (p_*, prediction, label)`);
+  const classes = task === 'regression' ? null : (model.classes ?? Array.from({ length: numClass }, (_, k) => String(k)));
+  const probColumns = task === 'regression' ? ['prediction'] : task === 'binary' ? [`p_${classes![1]}`] : classes!.map((c) => `p_${c}`);
+  const columns = [...keep, ...probColumns, ...(opts.labels ? ['label'] : [])];
+  const read: ReadOptions = {
+    ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}),
+    ...(opts.header !== undefined ? { header: opts.header } : {}),
+    ...(opts.skip !== undefined ? { skip: opts.skip } : {}),
+    ...(opts.nullStrings !== undefined ? { nullStrings: opts.nullStrings } : {}),
+    ...(opts.format !== undefined ? { format: opts.format } : {}),
+  };
+  let scored = 0;
+  async function* outputs(): AsyncGenerator<ColumnBatch> {
+    for await (const batch of scanFile(dataFile, { ...read, batchSize: opts.batchSize ?? 65_536, ...(opts.rowLimit ? { limit: opts.rowLimit } : {}) })) {
+      if (opts.signal?.aborted) throw new KilnError('E_CANCELLED', 'scoring was cancelled');
+      for (const f of [...features, ...keep]) {
+        if (!batch.has(f)) throw new KilnError('E_SCHEMA', `column "${f}" ${features.includes(f) ? 'that the model needs ' : ''}is not in ${dataFile} (columns: ${batch.names.join(', ')})`, { file: dataFile, column: f });
+      }
+      const X = batch.select(features);
+      const p = await model.predict(X);
+      const n = batch.numRows;
+      const cols: Column[] = keep.map((k) => ({ ...batch.column(k) }));
+      if (task === 'multiclass') {
+        for (let c = 0; c < numClass; c++) {
+          const v = new Float64Array(n);
+          for (let i = 0; i < n; i++) v[i] = p[i * numClass + c]!;
+          cols.push({ name: probColumns[c]!, type: 'float64', values: v, validity: null, nullCount: 0 } as Column);
+        }
+      } else cols.push({ name: probColumns[0]!, type: 'float64', values: p, validity: null, nullCount: 0 } as Column);
+      if (opts.labels) {
+        const labels = await model.predictLabels(X);
+        cols.push(columnFromValues('label', 'utf8', Array.from(labels, (k) => classes![k]!)));
+      }
+      scored += n;
+      opts.onProgress?.(scored);
+      yield new ColumnBatch(cols, n);
+    }
+  }
+  const res = await writeBatches(outputs(), outFile);
+  return {
+    ...res,
+    model: modelRef,
+    task,
+    columns,
+    calibrated: model.calibration !== null && model.calibration !== undefined,
+    threshold: task === 'binary' ? (model.threshold?.value ?? 0.5) : null,
+  };
+}
