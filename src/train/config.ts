@@ -88,10 +88,10 @@ export interface TrainFlags {
 
 /** Default stack members: two GBDT growth settings, logistic regression and an MLP. */
 export const DEFAULT_STACK_MEMBERS: MemberConfig[] = [
-  { name: 'gbdt', kind: 'gbdt', params: { nEstimators: 200, numLeaves: 31, learningRate: 0.05 } },
-  { name: 'gbdt_shallow', kind: 'gbdt', params: { nEstimators: 300, numLeaves: 7, learningRate: 0.05 } },
+  { name: 'gbdt', kind: 'gbdt', params: { nEstimators: 100, numLeaves: 31 } },
+  { name: 'gbdt_shallow', kind: 'gbdt', params: { nEstimators: 300, numLeaves: 8, maxDepth: 3, featureFraction: 0.5, baggingFraction: 0.8, baggingFreq: 1 } },
   { name: 'logreg', kind: 'logreg', params: {} },
-  { name: 'mlp', kind: 'mlp', params: { hiddenLayers: [32], epochs: 30 } },
+  { name: 'mlp', kind: 'mlp', params: { hiddenLayers: [32], epochs: 10 } },
 ];
 
 /** Reads and validates a config file (YAML or JSON by content); errors name the file and the field. */

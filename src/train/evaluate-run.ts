@@ -6,7 +6,7 @@
 import type { ColumnBatch } from '../batch/column-batch.js';
 import { buildCard, cardCurvesFromPredictions, writeCard, type CardInput } from '../evaluate/card.js';
 import { ConformalClassifier, ConformalRegressor, intervalCoverage, setCoverage, type ConformalJson } from '../evaluate/conformal.js';
-import { classificationMetrics, regressionMetrics, type ClassificationMetrics, type RegressionMetrics } from '../evaluate/metrics.js';
+import { classificationMetrics, regressionMetrics, rocAuc, type ClassificationMetrics, type RegressionMetrics } from '../evaluate/metrics.js';
 import { optimizeThreshold, type ThresholdChoice } from '../evaluate/thresholds.js';
 import type { EnvironmentSnapshot, GitInfo } from '../lineage/environment.js';
 import { Calibrator } from '../models/calibration.js';
@@ -14,7 +14,7 @@ import type { ModelJson } from '../models/format.js';
 import { GBDT } from '../models/gbdt.js';
 import type { LogisticRegression } from '../models/linear.js';
 import type { MLP } from '../models/mlp.js';
-import type { StackingClassifier, StackModelJson } from '../models/ensemble.js';
+import { StackingClassifier, type StackModelJson } from '../models/ensemble.js';
 
 import type { TrainConfig } from './config.js';
 import type { LabelEncoding } from './data.js';
@@ -270,6 +270,20 @@ export async function evaluateRun(input: EvaluateRunInput): Promise<RunEvaluatio
       reports[name] = { confusion: m.confusion, report: m.report };
       if (name !== 'train') predictionsCsv[name] = classificationCsv(classes, d.y, p, argmaxLabels(p, d.y.length, k, cut));
       note(`${name}: ${m.rocAuc !== null ? `auc ${m.rocAuc.toFixed(4)} ` : ''}accuracy ${m.accuracy.toFixed(4)} f1 ${m.f1.toFixed(4)} logloss ${m.logLoss.toFixed(4)} ece ${m.ece.toFixed(4)}`);
+    }
+    if (model instanceof StackingClassifier) {
+      const d = evalName === 'train' ? input.train : evalName === 'valid' ? valid! : input.test!;
+      const u = await model.predictWithUncertainty(d.X);
+      const m = u.memberNames.length;
+      const members: Record<string, number> = {};
+      u.memberNames.forEach((name, j) => {
+        members[name] = rocAuc(d.y, Float64Array.from({ length: d.y.length }, (_, i) => u.memberProbabilities[i * m + j]!));
+      });
+      let disagreement = 0;
+      for (let i = 0; i < u.disagreement.length; i++) disagreement += u.disagreement[i]!;
+      const stackRaw = rocAuc(d.y, await model.predict(d.X, { calibrated: false }));
+      reports.members = { split: evalName, rocAuc: members, stackRocAuc: rocAuc(d.y, u.probability), stackRocAucUncalibrated: stackRaw, meanDisagreement: u.disagreement.length ? disagreement / u.disagreement.length : 0 };
+      note(`stack on ${evalName}: auc ${stackRaw.toFixed(4)} before calibration; members ${Object.entries(members).map(([n, a]) => `${n} ${a.toFixed(4)}`).join(', ')}`);
     }
     if (valid) {
       const fitted = ConformalClassifier.fit(predictions.get('valid')!, valid.y, { alpha: cfg.conformal.alpha });

@@ -391,6 +391,7 @@ export function runSummary(r: TrainRunResult): Record<string, unknown> {
     features: r.features.length,
     metrics: r.evaluation.metrics,
     threshold: r.evaluation.threshold,
+    ...(r.evaluation.reports.members ? { members: r.evaluation.reports.members } : {}),
     gate: r.gate,
     receipt: r.receiptPath,
     registered: r.registered ?? null,
