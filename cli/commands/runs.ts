@@ -31,7 +31,7 @@ export function registerRuns(program: Command): void {
 
   const show = runs
     .command('show <run>')
-    .description('One run (id or prefix): record, parameters and metrics')
+    .description('One run (id, prefix or latest): record, parameters and metrics')
     .option('--store <file>', 'run store file')
     .option('--json', 'JSON on stdout')
     .action(

@@ -116,7 +116,7 @@ export function registerTrain(program: Command): void {
 
   const rep = program
     .command('reproduce <run>')
-    .description('Re-run a recorded training run (run id, id prefix or experiment folder): exit 2 if an input changed, 1 if the model hash differs')
+    .description('Re-run a recorded training run (run id, id prefix, latest, or experiment folder): exit 2 if an input changed, 1 if the model hash differs')
     .option('--store <file>', 'run store (default .kiln/kiln.duckdb, or $KILN_HOME/kiln.duckdb)')
     .option('--json', 'machine-readable result on stdout')
     .action(
@@ -138,5 +138,5 @@ export function registerTrain(program: Command): void {
         return r.match ? EXIT.OK : EXIT.GATE;
       }),
     );
-  withExamples(rep, 'kiln reproduce 3f2a9c1e', 'kiln reproduce experiments/train_adult_20261123_081500 --json');
+  withExamples(rep, 'kiln reproduce latest', 'kiln reproduce 3f2a9c1e', 'kiln reproduce experiments/train_adult_20261123_081500 --json');
 }

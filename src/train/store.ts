@@ -151,16 +151,19 @@ async function headlineMetrics(conn: DuckDBConnection, runId: string): Promise<R
   return Object.fromEntries(rows.filter((r) => r.split === split).map((r) => [String(r.name), Number(r.value)]));
 }
 
-/** One run by id or unique id prefix (at least 4 characters), with parameters and all metrics ("split.name"). */
+/** One run by id, unique id prefix (at least 4 characters) or "latest", with parameters and all metrics ("split.name"). */
 export async function getRun(file: string, idOrPrefix: string): Promise<RunDetails> {
   return withStore(
     file,
     async (conn) => {
-      if (idOrPrefix.length < 4) throw new KilnError('E_USAGE', `run id "${idOrPrefix}" is too short; give at least 4 characters`);
-      const rows = (await conn.runAndReadAll("SELECT * FROM runs WHERE run_id = $1 OR starts_with(run_id, $1) ORDER BY run_id", [idOrPrefix])).getRowObjectsJS();
+      const latest = idOrPrefix === 'latest';
+      if (!latest && idOrPrefix.length < 4) throw new KilnError('E_USAGE', `run id "${idOrPrefix}" is too short; give at least 4 characters`);
+      const rows = latest
+        ? (await conn.runAndReadAll('SELECT * FROM runs ORDER BY started_at DESC, run_id LIMIT 1')).getRowObjectsJS()
+        : (await conn.runAndReadAll('SELECT * FROM runs WHERE run_id = $1 OR starts_with(run_id, $1) ORDER BY run_id', [idOrPrefix])).getRowObjectsJS();
       const exact = rows.filter((r) => r.run_id === idOrPrefix);
       const hits = exact.length === 1 ? exact : rows;
-      if (hits.length === 0) throw new KilnError('E_USAGE', `no run "${idOrPrefix}" in ${file} (kiln runs list shows them)`, { file });
+      if (hits.length === 0) throw new KilnError('E_USAGE', latest ? `no runs in ${file} yet` : `no run "${idOrPrefix}" in ${file} (kiln runs list shows them)`, { file });
       if (hits.length > 1) throw new KilnError('E_USAGE', `run id prefix "${idOrPrefix}" matches ${hits.length} runs; give more characters`, { file });
       const rec = toRecord(hits[0] as Record<string, unknown>);
       const params = Object.fromEntries(

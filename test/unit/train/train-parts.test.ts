@@ -126,6 +126,7 @@ describe('run store', () => {
     expect(one.metrics['valid.auc']).toBe(0.8);
     await expect(getRun(store, '9999')).rejects.toThrow(/no run/);
     await expect(getRun(store, '1')).rejects.toThrow(/too short/);
+    expect((await getRun(store, 'latest')).runId).toBe('22222222-bbbb');
     const c = await compareRuns(store, '1111', '2222');
     expect(c.params.map((p) => p.key)).toEqual(['model.params.numLeaves', 'seed']);
     const auc = c.metrics.find((m) => m.name === 'test.auc')!;
