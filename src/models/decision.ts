@@ -220,3 +220,62 @@ export class DecisionState {
     return best;
   }
 }
+
+/**
+ * The class-name, calibration and threshold API every model shares: subclasses own a DecisionState,
+ * say how to check they are fitted, and may refresh cached model objects when it changes.
+ */
+export abstract class DecisionModel {
+  protected abstract readonly decision: DecisionState;
+
+  /** Throws unless the model is fitted; `what` names the call. */
+  protected abstract requireFitted(what: string): void;
+
+  /** Called after the class names, calibrator or threshold changed. */
+  protected onDecisionChange(): void {}
+
+  /** Class names in model order, or null when the model was given none. */
+  get classes(): string[] | null {
+    this.requireFitted('classes');
+    return this.decision.classNames ? [...this.decision.classNames] : null;
+  }
+
+  /** Stores (or, with null, removes) the class names, one per class in model order; saved with the model. */
+  setClasses(names: readonly string[] | null): this {
+    this.requireFitted('setClasses');
+    this.decision.setClasses(names);
+    this.onDecisionChange();
+    return this;
+  }
+
+  /** The calibrator applied by predict, or null. */
+  get calibration(): Calibrator | null {
+    this.requireFitted('calibration');
+    return this.decision.calibrator;
+  }
+
+  /** The stored decision threshold, or null (predictLabels then uses 0.5). */
+  get threshold(): ThresholdJson | null {
+    this.requireFitted('threshold');
+    return this.decision.threshold ? { ...this.decision.threshold } : null;
+  }
+
+  /** Stores (or, with null, removes) the calibrator applied by predict; it is saved with the model. */
+  setCalibration(calibrator: Calibrator | CalibrationJson | null): this {
+    this.requireFitted('setCalibration');
+    this.decision.setCalibration(calibrator);
+    this.onDecisionChange();
+    return this;
+  }
+
+  /**
+   * Stores (or, with null, removes) the binary decision threshold: a number (objective 'manual')
+   * or optimizeThreshold's result. It is saved with the model and used by predictLabels.
+   */
+  setThreshold(threshold: number | ThresholdChoice | ThresholdJson | null, options?: SetThresholdOptions): this {
+    this.requireFitted('setThreshold');
+    this.decision.setThreshold(threshold, options);
+    this.onDecisionChange();
+    return this;
+  }
+}

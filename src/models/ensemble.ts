@@ -21,9 +21,8 @@ import { KilnError } from '../../bindings/errors.js';
 import { ColumnBatch, type Column } from '../batch/column-batch.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkOptionKeys, describe, enumOption, intOption, numberOption } from './dense-model-io.js';
-import type { ThresholdChoice } from '../evaluate/thresholds.js';
 import { Calibrator, type CalibrationJson } from './calibration.js';
-import { DecisionState, type SetThresholdOptions, type ThresholdJson } from './decision.js';
+import { DecisionModel, DecisionState, type ThresholdJson } from './decision.js';
 import { assertValidModel, MODEL_FORMAT, MODEL_FORMAT_VERSION, readModelFile, type GbdtModelJson } from './format.js';
 import { GBDT, type GBDTOptions } from './gbdt.js';
 import { LogisticRegression, type LinearModelJson, type LogisticRegressionOptions } from './linear.js';
@@ -598,15 +597,21 @@ function metaMatrix(probs: Float64Array, M: number, rows: number, encoded: Float
 }
 
 /** A binary stacked ensemble (see the module comment). */
-export class StackingClassifier {
+export class StackingClassifier extends DecisionModel {
   readonly options: Readonly<ResolvedStackOptions>;
   private state: FittedStack | null = null;
   /** Calibrator and threshold (shared with GBDT, LogisticRegression and MLP). */
-  private readonly decision = new DecisionState(OWNER, 'binary', 2);
+  protected readonly decision = new DecisionState(OWNER, 'binary', 2);
   private oofResult: StackOutOfFold | null = null;
 
   /** Validates every option, members' included (E_USAGE naming the member); nothing is fitted until fit(). */
+  /** Throws unless the model is fitted (decision-state calls name themselves in the error). */
+  protected requireFitted(what: string): void {
+    this.fittedState(what);
+  }
+
   constructor(options: StackingOptions) {
+    super();
     if (options === null || typeof options !== 'object') throw usage('options must be an object with members');
     this.options = resolveOptions(options);
   }
@@ -839,52 +844,6 @@ export class StackingClassifier {
   /** The label of one row (see predictLabels and predictSync), synchronously. */
   predictLabelSync(row: ArrayLike<number | string | null>): number {
     return this.decision.labelOne(this.syncRow('predictLabelSync', row, !this.decision.labelsUseUncalibrated).p);
-  }
-
-  /** Class names in model order, or null when the model was given none. */
-  get classes(): string[] | null {
-    this.fittedState('classes');
-    return this.decision.classNames ? [...this.decision.classNames] : null;
-  }
-
-  /** Stores (or, with null, removes) the class names, one per class in model order; saved with the model. */
-  setClasses(names: readonly string[] | null): this {
-    this.fittedState('setClasses');
-    this.decision.setClasses(names);
-    return this;
-  }
-
-  /** The calibrator applied by predict (the project's Calibrator), or null. */
-  get calibration(): Calibrator | null {
-    this.fittedState('calibration');
-    return this.decision.calibrator;
-  }
-
-  /** The stored decision threshold, or null (predictLabels then uses 0.5). */
-  get threshold(): ThresholdJson | null {
-    this.fittedState('threshold');
-    return this.decision.threshold ? { ...this.decision.threshold } : null;
-  }
-
-  /**
-   * Stores (or, with null, removes) the calibrator of the stacked probability, e.g. one fitted on
-   * a separate calibration split with Calibrator.fit(stack.predict(X, { calibrated: false }), y).
-   * Saved with the model. params.calibrate keeps recording what fit did.
-   */
-  setCalibration(calibrator: Calibrator | CalibrationJson | null): this {
-    this.fittedState('setCalibration');
-    this.decision.setCalibration(calibrator);
-    return this;
-  }
-
-  /**
-   * Stores (or, with null, removes) the binary decision threshold: a number (objective 'manual')
-   * or optimizeThreshold's result. Saved with the model and used by predictLabels.
-   */
-  setThreshold(threshold: number | ThresholdChoice | ThresholdJson | null, options?: SetThresholdOptions): this {
-    this.fittedState('setThreshold');
-    this.decision.setThreshold(threshold, options);
-    return this;
   }
 
   /** The stacked probability plus member agreement, per row (see StackUncertainty). */

@@ -32,9 +32,7 @@ import {
   type UnseenPolicy,
 } from './format.js';
 import { prepareInput, prepareLabels, type CategoryValue, type ModelInput, type PreparedMatrix } from './matrix.js';
-import type { Calibrator, CalibrationJson } from './calibration.js';
-import { DecisionState, type DecisionTask, type SetThresholdOptions, type ThresholdJson } from './decision.js';
-import type { ThresholdChoice } from '../evaluate/thresholds.js';
+import { DecisionModel, DecisionState, type DecisionTask } from './decision.js';
 
 /** Options of a GBDT model (LightGBM names in camelCase; defaults in GBDT_DEFAULTS). */
 export interface GBDTOptions {
@@ -495,7 +493,7 @@ function metricHistory(a: Float64Array): number[] {
  * Histogram gradient-boosted trees trained by kiln's native engine (or imported from XGBoost /
  * LightGBM). `fit` and `predict` run off the JS thread; `predictSync` is for serving one row.
  */
-export class GBDT {
+export class GBDT extends DecisionModel {
   readonly options: ResolvedOptions;
   private model: GbdtModelJson | null = null;
   private handle: PredictorHandle | null = null;
@@ -503,12 +501,22 @@ export class GBDT {
   private rowScratch: Float64Array = new Float64Array(0);
   private outScratch: Float64Array = new Float64Array(0);
   private predictRow: ((h: PredictorHandle, row: Float64Array, n: number, out: Float64Array, transform: 0 | 1 | 2) => void) | null = null;
-  private readonly decision = new DecisionState('GBDT', 'binary', 2);
+  protected readonly decision = new DecisionState('GBDT', 'binary', 2);
   /** Unseen categories per feature in the last predict() call. */
   lastUnseenCounts: UnseenCounts = {};
 
   /** Validates options now (E_USAGE naming the option); nothing is trained until fit(). */
+  /** Throws unless the model is fitted (decision-state calls name themselves in the error). */
+  protected requireFitted(_what: string): void {
+    this.requireModel();
+  }
+
+  protected override onDecisionChange(): void {
+    this.syncDecision();
+  }
+
   constructor(options: GBDTOptions = {}) {
+    super();
     this.options = resolveGbdtOptions(options);
   }
 
@@ -835,51 +843,6 @@ export class GBDT {
     const cal = this.decision.labelsUseUncalibrated ? null : this.decision.calibrator;
     if (name === 'binary') return this.decision.labelOne(cal ? cal.applyOne(outputs[0]!) : outputs[0]!);
     return this.decision.labelOne(cal ? cal.applyRow(outputs, new Float64Array(outputs.length)) : outputs);
-  }
-
-  /** Class names in model order, or null when the model was given none. */
-  get classes(): string[] | null {
-    this.requireModel();
-    return this.decision.classNames ? [...this.decision.classNames] : null;
-  }
-
-  /** Stores (or, with null, removes) the class names, one per class in model order; saved with the model. */
-  setClasses(names: readonly string[] | null): this {
-    this.requireModel();
-    this.decision.setClasses(names);
-    this.syncDecision();
-    return this;
-  }
-
-  /** The calibrator applied by predict, or null. */
-  get calibration(): Calibrator | null {
-    this.requireModel();
-    return this.decision.calibrator;
-  }
-
-  /** The stored decision threshold, or null (predictLabels then uses 0.5). */
-  get threshold(): ThresholdJson | null {
-    this.requireModel();
-    return this.decision.threshold ? { ...this.decision.threshold } : null;
-  }
-
-  /** Stores (or, with null, removes) the calibrator applied by predict; it is saved with the model. */
-  setCalibration(calibrator: Calibrator | CalibrationJson | null): this {
-    this.requireModel();
-    this.decision.setCalibration(calibrator);
-    this.syncDecision();
-    return this;
-  }
-
-  /**
-   * Stores (or, with null, removes) the binary decision threshold: a number (objective 'manual')
-   * or optimizeThreshold's result. It is saved with the model and used by predictLabels.
-   */
-  setThreshold(threshold: number | ThresholdChoice | ThresholdJson | null, options?: SetThresholdOptions): this {
-    this.requireModel();
-    this.decision.setThreshold(threshold, options);
-    this.syncDecision();
-    return this;
   }
 
   private syncDecision(): void {

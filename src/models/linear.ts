@@ -22,9 +22,8 @@ import {
   saveModelJson,
   validateModelObject,
 } from './dense-model-io.js';
-import type { Calibrator, CalibrationJson } from './calibration.js';
-import { DecisionState, type SetThresholdOptions, type ThresholdJson } from './decision.js';
-import type { ThresholdChoice } from '../evaluate/thresholds.js';
+import type { CalibrationJson } from './calibration.js';
+import { DecisionModel, DecisionState, type ThresholdJson } from './decision.js';
 
 /** Class weighting: null = 1 each, 'balanced' = n / (numClass * count[k]), or one weight per class. */
 export type ClassWeight = null | 'balanced' | readonly number[];
@@ -127,13 +126,19 @@ function resolveClassWeight(v: unknown): ClassWeight {
 }
 
 /** Binary or multinomial logistic regression (see the module comment). */
-export class LogisticRegression {
+export class LogisticRegression extends DecisionModel {
   readonly params: LogisticRegressionParams;
   readonly numThreads: number;
   private state: FittedState | null = null;
-  private readonly decision = new DecisionState(OWNER, 'binary', 2);
+  protected readonly decision = new DecisionState(OWNER, 'binary', 2);
+
+  /** Throws unless the model is fitted (decision-state calls name themselves in the error). */
+  protected requireFitted(what: string): void {
+    this.fittedState(what);
+  }
 
   constructor(options: LogisticRegressionOptions = {}) {
+    super();
     const o = checkOptionKeys(OWNER, options, OPTION_KEYS);
     if (o.penalty === 'l1') throw new KilnError('E_USAGE', `${OWNER}: option penalty 'l1' is not supported (use 'l2' or 'none')`);
     this.params = {
@@ -309,48 +314,6 @@ export class LogisticRegression {
     const cal = this.decision.labelsUseUncalibrated ? null : this.decision.calibrator;
     if (typeof raw === 'number') return this.decision.labelOne(cal ? cal.applyOne(raw) : raw);
     return this.decision.labelOne(cal ? cal.applyRow(raw, raw) : raw);
-  }
-
-  /** Class names in model order, or null when the model was given none. */
-  get classes(): string[] | null {
-    this.fittedState('classes');
-    return this.decision.classNames ? [...this.decision.classNames] : null;
-  }
-
-  /** Stores (or, with null, removes) the class names, one per class in model order; saved with the model. */
-  setClasses(names: readonly string[] | null): this {
-    this.fittedState('setClasses');
-    this.decision.setClasses(names);
-    return this;
-  }
-
-  /** The calibrator applied by predict, or null. */
-  get calibration(): Calibrator | null {
-    this.fittedState('calibration');
-    return this.decision.calibrator;
-  }
-
-  /** The stored decision threshold, or null (predictLabels then uses 0.5). */
-  get threshold(): ThresholdJson | null {
-    this.fittedState('threshold');
-    return this.decision.threshold ? { ...this.decision.threshold } : null;
-  }
-
-  /** Stores (or, with null, removes) the calibrator applied by predict; it is saved with the model. */
-  setCalibration(calibrator: Calibrator | CalibrationJson | null): this {
-    this.fittedState('setCalibration');
-    this.decision.setCalibration(calibrator);
-    return this;
-  }
-
-  /**
-   * Stores (or, with null, removes) the binary decision threshold: a number (objective 'manual')
-   * or optimizeThreshold's result. It is saved with the model and used by predictLabels.
-   */
-  setThreshold(threshold: number | ThresholdChoice | ThresholdJson | null, options?: SetThresholdOptions): this {
-    this.fittedState('setThreshold');
-    this.decision.setThreshold(threshold, options);
-    return this;
   }
 
   /** The model file object (schemas/model-linear.schema.json). */
