@@ -6,7 +6,6 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { KilnError } from '../../../bindings/errors.js';
 import {
   Calibrator,
   ISOTONIC_MIN_SAMPLES,
@@ -23,6 +22,7 @@ import {
 } from '../../../src/index.js';
 import { seededRandom } from '../../../src/validate/corpus.js';
 import { ROOT } from '../../helpers/paths.js';
+import { expectCode } from '../../helpers/errors.js';
 
 const fixture = <T>(name: string): T => JSON.parse(fs.readFileSync(path.join(ROOT, 'test/oracle/evaluate', `${name}.json`), 'utf8')) as T;
 
@@ -33,16 +33,6 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KilnError);
-    expect((err as KilnError).code).toBe(code);
-    return;
-  }
-  throw new Error(`expected a KilnError ${code}`);
-}
 
 describe('Platt scaling (scikit-learn _sigmoid_calibration)', () => {
   const f = fixture<{ F: number[]; y: number[]; sklearnA: number; sklearnB: number; exactA: number; exactB: number; testF: number[]; sklearnPredict: number[]; exactPredict: number[] }>('platt');

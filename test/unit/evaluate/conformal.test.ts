@@ -2,7 +2,6 @@
 // >= 1 - alpha on held-out rows of trained models.
 import { describe, expect, it } from 'vitest';
 
-import { KilnError } from '../../../bindings/errors.js';
 import {
   ConformalClassifier,
   ConformalRegressor,
@@ -15,21 +14,12 @@ import {
   setsToLists,
 } from '../../../src/index.js';
 import { seededRandom } from '../../../src/validate/corpus.js';
+import { expectCode } from '../../helpers/errors.js';
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KilnError);
-    expect((err as KilnError).code).toBe(code);
-    return;
-  }
-  throw new Error(`expected a KilnError ${code}`);
-}
 
 describe('the finite-sample quantile rule', () => {
   it('rank is ceil((n + 1)(1 - alpha)) computed exactly, also where the float product is off by one ulp', () => {

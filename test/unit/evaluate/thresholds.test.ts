@@ -1,9 +1,9 @@
 // optimizeThreshold against a brute-force search over every candidate threshold.
 import { describe, expect, it } from 'vitest';
 
-import { KilnError } from '../../../bindings/errors.js';
 import { optimizeThreshold, thresholdCandidates, type CostMatrix, type ThresholdObjective } from '../../../src/index.js';
 import { seededRandom } from '../../../src/validate/corpus.js';
+import { expectCode } from '../../helpers/errors.js';
 
 /** Objective of predicting 1 where score >= t, computed from scratch. */
 function bruteObjective(y: number[], s: number[], t: number, objective: ThresholdObjective, costs?: CostMatrix): { v: number; tp: number; fp: number; tn: number; fn: number } {
@@ -22,16 +22,6 @@ function bruteObjective(y: number[], s: number[], t: number, objective: Threshol
   return { v, tp, fp, tn, fn };
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KilnError);
-    expect((err as KilnError).code).toBe(code);
-    return;
-  }
-  throw new Error(`expected a KilnError ${code}`);
-}
 
 describe('optimizeThreshold equals brute force', () => {
   const rand = seededRandom(17);

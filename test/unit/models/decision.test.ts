@@ -6,7 +6,6 @@ import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { KilnError } from '../../../bindings/errors.js';
 import {
   Calibrator,
   GBDT,
@@ -18,6 +17,7 @@ import {
 } from '../../../src/index.js';
 import { seededRandom } from '../../../src/validate/corpus.js';
 import { ROOT, makeTemp, rmTemp } from '../../helpers/paths.js';
+import { expectCode, expectCodeAsync } from '../../helpers/errors.js';
 
 const tmp = makeTemp('kiln-decision-');
 afterAll(() => rmTemp(tmp));
@@ -51,28 +51,7 @@ const kinds: [string, (y: Float64Array, multiclass: boolean) => Promise<Decision
   ['mlp', async (y, mc) => (await new MLP({ hiddenLayers: [6], epochs: 4, seed: 3, ...(mc ? { objective: 'multiclass' } : {}) }).fit(X, y)) as unknown as DecisionModel],
 ];
 
-async function expectCodeAsync(fn: () => Promise<unknown>, code: string, pattern?: RegExp): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KilnError);
-    expect((err as KilnError).code).toBe(code);
-    if (pattern) expect((err as Error).message).toMatch(pattern);
-    return;
-  }
-  throw new Error(`expected a KilnError ${code}`);
-}
 
-function expectCode(fn: () => unknown, code: string): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KilnError);
-    expect((err as KilnError).code).toBe(code);
-    return;
-  }
-  throw new Error(`expected a KilnError ${code}`);
-}
 
 describe.each(kinds)('%s binary', (kind, make) => {
   it('predict applies the calibrator, predictLabels the threshold; round-trip is byte-stable; clearing restores the original file', async () => {
