@@ -17,8 +17,10 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { EnvironmentSnapshot, GitInfo } from '../lineage/environment.js';
 import { assertValid } from '../validate/schema.js';
 import { renderCardHtml } from './card-html.js';
+import { precisionRecallCurve, reliabilityCurve, rocCurve as metricsRocCurve, type ReliabilityBin } from './metrics.js';
 
 export { renderCardHtml } from './card-html.js';
+export type { ReliabilityBin } from './metrics.js';
 
 /** Version of the card.json format (`version` field); readers refuse newer ones. */
 export const CARD_FORMAT_VERSION = 1;
@@ -46,15 +48,6 @@ export interface PrCurve {
   averagePrecision: number | null;
   /** Share of positives: the precision of a random ranking (the chart's baseline). */
   positiveRate: number;
-}
-
-/** One non-empty bin of a reliability curve. */
-export interface ReliabilityBin {
-  lower: number;
-  upper: number;
-  meanPredicted: number;
-  observedFrequency: number;
-  count: number;
 }
 
 export interface ReliabilityCurve {
@@ -475,37 +468,8 @@ function checkScores(scores: Num, labels: ArrayLike<number | boolean>, where: st
   for (let i = 0; i < scores.length; i++) if (!Number.isFinite(scores[i])) throw usage(`${where}: score at row ${i} is not a finite number`);
 }
 
-/** Row indices sorted by score, highest first (ties in row order, so results are deterministic). */
-function orderDesc(scores: Num): Uint32Array {
-  const idx = new Uint32Array(scores.length);
-  for (let i = 0; i < idx.length; i++) idx[i] = i;
-  return idx.sort((a, b) => scores[b]! - scores[a]! || a - b);
-}
-
 function isPos(v: number | boolean): boolean {
   return v === true || v === 1;
-}
-
-/** Counts (tp, fp) at each distinct score, highest first: the points of the ROC/PR sweep. */
-function sweep(scores: Num, positives: ArrayLike<number | boolean>): { tp: number[]; fp: number[]; thr: number[]; P: number; N: number } {
-  const order = orderDesc(scores);
-  const tp: number[] = [];
-  const fp: number[] = [];
-  const thr: number[] = [];
-  let t = 0;
-  let f = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    if (isPos(positives[i]!)) t++;
-    else f++;
-    const next = order[k + 1];
-    if (next === undefined || scores[next]! !== scores[i]!) {
-      tp.push(t);
-      fp.push(f);
-      thr.push(scores[i]!);
-    }
-  }
-  return { tp, fp, thr, P: t, N: f };
 }
 
 /**
@@ -530,81 +494,57 @@ function thin(xs: number[], ys: number[], maxPoints: number): number[] {
   return keep;
 }
 
+/** 0/1 labels of `positives` (1/true = positive) and the number of positives. */
+function binaryOf(positives: ArrayLike<number | boolean>): { y: Int32Array; P: number } {
+  const y = Int32Array.from({ length: positives.length }, (_, i) => (isPos(positives[i]!) ? 1 : 0));
+  let P = 0;
+  for (let i = 0; i < y.length; i++) P += y[i]!;
+  return { y, P };
+}
+
 /**
- * ROC curve of `scores` against `positives` (1/true = positive): one point per distinct score,
- * starting at (0, 0), without the points inside straight runs, thinned to at most about
- * `maxPoints` for plotting; `auc` is the trapezoidal area
- * of the full curve (ties count one half), null when either class is absent.
+ * ROC curve of `scores` against `positives` (1/true = positive) for plotting: the corners of
+ * metrics' rocCurve (scikit-learn's drop_intermediate), starting at (0, 0), thinned to at most
+ * about `maxPoints`; `auc` is the area of the full curve, null when either class is absent.
  */
 export function rocCurve(scores: Num, positives: ArrayLike<number | boolean>, opts: { label?: string; maxPoints?: number } = {}): RocCurve {
   checkScores(scores, positives, 'rocCurve');
   const label = opts.label ?? '1';
-  const { tp, fp, thr, P, N } = sweep(scores, positives);
-  if (P === 0 || N === 0) return { label, fpr: [], tpr: [], thresholds: [], auc: null };
-  const fpr = [0, ...fp.map((v) => v / N)];
-  const tpr = [0, ...tp.map((v) => v / P)];
-  const thresholds: (number | null)[] = [null, ...thr];
-  let auc = 0;
-  for (let i = 1; i < fpr.length; i++) auc += ((fpr[i]! - fpr[i - 1]!) * (tpr[i]! + tpr[i - 1]!)) / 2;
-  // Drop points inside straight vertical or horizontal runs (scikit-learn's drop_intermediate),
-  // then thin what is left for plotting.
-  const corners = [0];
-  for (let i = 1; i < fpr.length - 1; i++) {
-    const vertical = fpr[i - 1] === fpr[i] && fpr[i] === fpr[i + 1];
-    const horizontal = tpr[i - 1] === tpr[i] && tpr[i] === tpr[i + 1];
-    if (!vertical && !horizontal) corners.push(i);
-  }
-  corners.push(fpr.length - 1);
-  const cf = corners.map((i) => fpr[i]!);
-  const ct = corners.map((i) => tpr[i]!);
-  const keep = thin(cf, ct, opts.maxPoints ?? DEFAULT_CURVE_POINTS).map((k) => corners[k]!);
-  return { label, fpr: keep.map((i) => fpr[i]!), tpr: keep.map((i) => tpr[i]!), thresholds: keep.map((i) => thresholds[i]!), auc };
+  const { y, P } = binaryOf(positives);
+  if (P === 0 || P === y.length) return { label, fpr: [], tpr: [], thresholds: [], auc: null };
+  const r = metricsRocCurve(y, scores, { dropIntermediate: true });
+  const keep = thin(r.fpr, r.tpr, opts.maxPoints ?? DEFAULT_CURVE_POINTS);
+  return { label, fpr: keep.map((i) => r.fpr[i]!), tpr: keep.map((i) => r.tpr[i]!), thresholds: keep.map((i) => (Number.isFinite(r.thresholds[i]!) ? r.thresholds[i]! : null)), auc: r.auc };
 }
 
 /**
- * Precision-recall curve: one point per distinct score from the highest down, starting at
- * (recall 0, precision 1) like scikit-learn; `averagePrecision` = Σ (Rₙ − Rₙ₋₁)·Pₙ over the full
- * curve (scikit-learn's average_precision_score), null without positives.
+ * Precision-recall curve for plotting: metrics' precisionRecallCurve from the highest score down,
+ * starting at (recall 0, precision 1), thinned; `averagePrecision` is scikit-learn's
+ * average_precision_score of the full curve, null without positives.
  */
 export function prCurve(scores: Num, positives: ArrayLike<number | boolean>, opts: { label?: string; maxPoints?: number } = {}): PrCurve {
   checkScores(scores, positives, 'prCurve');
   const label = opts.label ?? '1';
-  const { tp, fp, P, N } = sweep(scores, positives);
-  const positiveRate = P + N > 0 ? P / (P + N) : 0;
+  const { y, P } = binaryOf(positives);
+  const positiveRate = y.length > 0 ? P / y.length : 0;
   if (P === 0) return { label, recall: [], precision: [], averagePrecision: null, positiveRate };
-  const recall = [0, ...tp.map((v) => v / P)];
-  const precision = [1, ...tp.map((v, i) => v / (v + fp[i]!))];
-  let ap = 0;
-  for (let i = 1; i < recall.length; i++) ap += (recall[i]! - recall[i - 1]!) * precision[i]!;
+  const pr = precisionRecallCurve(y, scores);
+  const recall = [...pr.recall].reverse();
+  const precision = [...pr.precision].reverse();
   const keep = thin(recall, precision, opts.maxPoints ?? DEFAULT_CURVE_POINTS);
-  return { label, recall: keep.map((i) => recall[i]!), precision: keep.map((i) => precision[i]!), averagePrecision: ap, positiveRate };
+  return { label, recall: keep.map((i) => recall[i]!), precision: keep.map((i) => precision[i]!), averagePrecision: pr.averagePrecision, positiveRate };
 }
 
 /**
- * Reliability (calibration) bins: `bins` equal-width bins over [0, 1] of the predicted
- * probability; each non-empty bin gives its mean prediction, observed frequency of the event
- * and row count. Probabilities outside [0, 1] are an E_USAGE error.
+ * Reliability (calibration) bins: metrics' reliabilityCurve (`bins` equal-width bins over [0, 1],
+ * binned as scikit-learn's calibration_curve); each non-empty bin gives its mean prediction,
+ * observed frequency of the event and row count. Probabilities outside [0, 1] are an error.
  */
 export function reliabilityBins(probs: Num, outcomes: ArrayLike<number | boolean>, bins = 10): ReliabilityBin[] {
   checkScores(probs, outcomes, 'reliabilityBins');
   if (!Number.isInteger(bins) || bins < 1) throw usage(`reliabilityBins: bins must be a positive integer, got ${bins}`);
-  const sumP = new Float64Array(bins);
-  const sumY = new Float64Array(bins);
-  const count = new Float64Array(bins);
-  for (let i = 0; i < probs.length; i++) {
-    const p = probs[i]!;
-    if (p < 0 || p > 1) throw usage(`reliabilityBins: probability at row ${i} is ${p}, outside [0, 1]`);
-    const b = Math.min(bins - 1, Math.floor(p * bins));
-    sumP[b] += p;
-    sumY[b] += isPos(outcomes[i]!) ? 1 : 0;
-    count[b]++;
-  }
-  const out: ReliabilityBin[] = [];
-  for (let b = 0; b < bins; b++) {
-    if (count[b] === 0) continue;
-    out.push({ lower: b / bins, upper: (b + 1) / bins, meanPredicted: sumP[b]! / count[b]!, observedFrequency: sumY[b]! / count[b]!, count: count[b]! });
-  }
-  return out;
+  for (let i = 0; i < probs.length; i++) if (probs[i]! < 0 || probs[i]! > 1) throw usage(`reliabilityBins: probability at row ${i} is ${probs[i]}, outside [0, 1]`);
+  return reliabilityCurve(binaryOf(outcomes).y, probs, { bins }).bins;
 }
 
 /** `bins` equal-width bin edges over [lo, hi] (a degenerate range is widened by ±0.5). */
