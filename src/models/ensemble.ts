@@ -26,7 +26,8 @@ import { DecisionModel, DecisionState, type ThresholdJson } from './decision.js'
 import { assertValidModel, MODEL_FORMAT, MODEL_FORMAT_VERSION, readModelFile, type GbdtModelJson } from './format.js';
 import { GBDT, type GBDTOptions } from './gbdt.js';
 import { LogisticRegression, type LinearModelJson, type LogisticRegressionOptions } from './linear.js';
-import { prepareInput, prepareLabels, type CategoryValue, type DenseMatrix, type ModelInput, type PreparedMatrix } from './matrix.js';
+import { prepareInput, prepareLabels, rawValue, sortedCategories, type CategoryValue, type DenseMatrix, type ModelInput, type PreparedMatrix } from './matrix.js';
+import { seededRandom } from '../validate/corpus.js';
 import { MLP, type MlpModelJson, type MLPOptions } from './mlp.js';
 
 /** Kinds of base model a stack can hold. */
@@ -246,17 +247,6 @@ export function stackMemberSeed(seed: number, memberIndex: number, fold: number 
   return deriveSeed(seed, 1, memberIndex, fold === 'final' ? FINAL_FOLD : fold);
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Stratified, seeded fold of each row: the rows of each class are shuffled and dealt round-robin,
  * so every fold holds each class within one row of an equal share, and fold sizes differ by at
@@ -266,7 +256,7 @@ export function stratifiedFolds(labels: ArrayLike<number>, k: number, seed: numb
   const n = labels.length;
   const classes = [...new Set(Array.from(labels))].sort((a, b) => a - b);
   const folds = new Int32Array(n);
-  const rand = mulberry32(deriveSeed(seed, 0));
+  const rand = seededRandom(deriveSeed(seed, 0));
   let start = 0;
   for (const c of classes) {
     const idx: number[] = [];
@@ -287,25 +277,6 @@ export function stratifiedFolds(labels: ArrayLike<number>, k: number, seed: numb
 
 // ---------------------------------------------------------------------------------------------
 // Inputs: features, one-hot encoding, row subsets
-
-function sortedCategories(values: Iterable<CategoryValue>): CategoryValue[] {
-  const nums: number[] = [];
-  const strs: string[] = [];
-  for (const v of new Set(values)) {
-    if (typeof v === 'number') nums.push(v);
-    else strs.push(v);
-  }
-  nums.sort((a, b) => a - b);
-  strs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return [...nums, ...strs];
-}
-
-function rawValue(m: PreparedMatrix, f: number, r: number): CategoryValue | null {
-  const raw = m.rawCategorical?.[f];
-  if (raw && raw.length > 0) return raw[r] ?? null;
-  const v = m.layout === 'row' ? m.values[r * m.cols + f]! : m.values[f * m.rows + r]!;
-  return Number.isNaN(v) ? null : v;
-}
 
 function numericValue(m: PreparedMatrix, f: number, r: number): number {
   return m.layout === 'row' ? m.values[r * m.cols + f]! : m.values[f * m.rows + r]!;

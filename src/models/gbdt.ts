@@ -31,7 +31,7 @@ import {
   type TreeJson,
   type UnseenPolicy,
 } from './format.js';
-import { prepareInput, prepareLabels, type CategoryValue, type ModelInput, type PreparedMatrix } from './matrix.js';
+import { prepareInput, prepareLabels, rawValue, sortedCategories, type CategoryValue, type ModelInput, type PreparedMatrix } from './matrix.js';
 import { DecisionModel, DecisionState, type DecisionTask } from './decision.js';
 
 /** Options of a GBDT model (LightGBM names in camelCase; defaults in GBDT_DEFAULTS). */
@@ -248,24 +248,6 @@ export function resolveDevice(device: GbdtDevice): 'cpu' | 'cuda' {
   }
   if (!usable) throw new KilnError('E_NO_GPU', "GBDT option device 'cuda': kiln was built with CUDA but no usable GPU was found (driver missing or no device); use device 'cpu' or 'auto'");
   return 'cuda';
-}
-
-/** Sorted distinct category values (numbers ascending, then strings by code point). */
-function sortedCategories(values: Iterable<CategoryValue>): CategoryValue[] {
-  const nums: number[] = [];
-  const strs: string[] = [];
-  for (const v of new Set(values)) (typeof v === 'number' ? nums : strs).push(v as never);
-  nums.sort((a, b) => a - b);
-  strs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return [...nums, ...strs];
-}
-
-/** Raw value of feature f at row r of a prepared matrix (categorical raw values preferred). */
-function rawValue(m: PreparedMatrix, f: number, r: number): CategoryValue | null {
-  const raw = m.rawCategorical?.[f];
-  if (raw && raw.length > 0) return raw[r] ?? null;
-  const v = m.layout === 'row' ? m.values[r * m.cols + f]! : m.values[f * m.rows + r]!;
-  return Number.isNaN(v) ? null : v;
 }
 
 /** Per-feature code lookup of a model's categorical features. */

@@ -123,3 +123,21 @@ export function prepareLabels(y: unknown, rows: number, what = 'y'): Float64Arra
   }
   return out;
 }
+
+/** Sorted distinct category values (numbers ascending, then strings by code point). */
+export function sortedCategories(values: Iterable<CategoryValue>): CategoryValue[] {
+  const nums: number[] = [];
+  const strs: string[] = [];
+  for (const v of new Set(values)) (typeof v === 'number' ? nums : strs).push(v as never);
+  nums.sort((a, b) => a - b);
+  strs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...nums, ...strs];
+}
+
+/** Raw value of feature f at row r of a prepared matrix (categorical raw values preferred). */
+export function rawValue(m: PreparedMatrix, f: number, r: number): CategoryValue | null {
+  const raw = m.rawCategorical?.[f];
+  if (raw && raw.length > 0) return raw[r] ?? null;
+  const v = m.layout === 'row' ? m.values[r * m.cols + f]! : m.values[f * m.rows + r]!;
+  return Number.isNaN(v) ? null : v;
+}
