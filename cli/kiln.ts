@@ -9,6 +9,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerRuns } from './commands/runs.js';
 import { registerTrain } from './commands/train.js';
 import { registerPredict } from './commands/predict.js';
+import { registerFeedback } from './commands/feedback.js';
 import { registerFeatures } from './commands/features.js';
 import { KILN_VERSION } from '../src/index.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerRuns(program);
   registerTrain(program);
   registerPredict(program);
+  registerFeedback(program);
   registerFeatures(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

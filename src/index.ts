@@ -68,3 +68,5 @@ export { reproduceRun, locateRun, type ReproduceResult } from './train/reproduce
 export { evaluateRun, type RunEvaluation, type FlatMetrics } from './train/evaluate-run.js';
 export { validateTrainingFeatures, featureSchemaBeside } from './train/validate-features.js';
 export { scoreFile, type ScoreFileOptions, type ScoreFileResult } from './serve/score.js';
+export { PredictionLog, featureHash, predictionLogFiles, type PredictionRecord, type PredictionLogOptions } from './serve/prediction-log.js';
+export { mergeFeedback, type FeedbackMergeOptions, type FeedbackMergeResult, type FeedbackCounts } from './monitor/feedback.js';

@@ -12,6 +12,8 @@ interface PredictFlags {
   delimiter?: string;
   null?: string[];
   skip?: number;
+  logDir?: string;
+  id?: string;
   json?: boolean;
 }
 
@@ -29,6 +31,8 @@ export function registerPredict(program: Command): void {
     .option('--delimiter <char>', 'CSV separator (default: detected)')
     .option('--null <strings...>', 'CSV strings read as missing, e.g. ?')
     .option('--skip <n>', 'CSV lines to skip before the header', intOption('--skip'))
+    .option('--log-dir <dir>', 'log every prediction (id, model version, feature hash, output, label, time) to rotating NDJSON files, for kiln feedback merge')
+    .option('--id <column>', 'the column that identifies each row in the prediction log (default: <file name>:<row number>)')
     .option('--json', 'machine-readable summary on stdout')
     .action(
       action(async (flags: PredictFlags) => {
@@ -41,6 +45,8 @@ export function registerPredict(program: Command): void {
             ...(flags.delimiter !== undefined ? { delimiter: flags.delimiter } : {}),
             ...(flags.null ? { nullStrings: flags.null } : {}),
             ...(flags.skip !== undefined ? { skip: flags.skip } : {}),
+            ...(flags.logDir !== undefined ? { logDir: flags.logDir } : {}),
+            ...(flags.id !== undefined ? { idColumn: flags.id } : {}),
             signal,
             onProgress: flags.json ? undefined : (rows) => process.stderr.write(`kiln: scored ${rows} rows\n`),
           }),
@@ -53,6 +59,7 @@ export function registerPredict(program: Command): void {
               `predict ${res.model}: ${res.rows} rows → ${res.file} (${res.format})`,
               `  task        ${res.task}${res.calibrated ? ', calibrated' : ''}${res.threshold !== null && flags.labels ? `, threshold ${res.threshold}` : ''}`,
               `  columns     ${res.columns.join(', ')}`,
+              ...(flags.logDir !== undefined ? [`  logged      ${res.logged} predictions in ${flags.logDir}`] : []),
               `  time        ${seconds.toFixed(2)} s`,
             ].join('\n') + '\n',
           );
@@ -63,5 +70,6 @@ export function registerPredict(program: Command): void {
     cmd,
     'kiln predict --model experiments/train_adult.data_20261123_081500/model.json --data ../shared/datasets/adult/adult.test.csv --out scores.csv --labels',
     'kiln predict --model registry:adult --data new.parquet --out scores.parquet --keep id --json',
+    'kiln predict --model registry:adult --data requests.csv --out scores.csv --labels --id request_id --log-dir .kiln/predictions',
   );
 }

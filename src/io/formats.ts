@@ -15,6 +15,8 @@ export interface ReadOptions {
   skip?: number;
   /** Strings read as NULL (CSV), e.g. ['?']. */
   nullStrings?: string[];
+  /** CSV columns read as text whatever DuckDB's sniffer guesses (e.g. yes/no labels that would become booleans). */
+  textColumns?: string[];
 }
 
 const EXTENSIONS: Array<[RegExp, DataFormat]> = [
@@ -57,6 +59,7 @@ export function sourceSql(file: string, opts: ReadOptions = {}): string {
       args.push('allow_quoted_nulls=false');
       if (opts.skip) args.push(`skip=${Math.trunc(opts.skip)}`);
       if (opts.nullStrings?.length) args.push(`nullstr=[${opts.nullStrings.map(sqlString).join(', ')}]`);
+      if (opts.textColumns?.length) args.push(`types={${opts.textColumns.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`);
       return `read_csv(${args.join(', ')})`;
     }
     case 'ndjson':

@@ -3,12 +3,18 @@
  * by the batch size), into an output file written atomically. Probabilities are calibrated when the
  * model carries a calibrator; labels use the model's stored threshold and class names.
  */
+import path from 'node:path';
+
 import { KilnError } from '../../bindings/errors.js';
 import { ColumnBatch, columnFromValues, type Column } from '../batch/column-batch.js';
 import { writeBatches, type SinkResult } from '../io/sinks.js';
 import type { ReadOptions } from '../io/formats.js';
 import { scanFile } from '../io/scan.js';
+import { sha256File } from '../lineage/hash.js';
 import { loadModel, type KilnModel } from '../models/load.js';
+import { resolveRegistryRef } from '../registry/registry.js';
+
+import { PredictionLog, featureHash, type PredictionLogOptions } from './prediction-log.js';
 
 /** Options of scoreFile. */
 export interface ScoreFileOptions extends ReadOptions {
@@ -23,6 +29,12 @@ export interface ScoreFileOptions extends ReadOptions {
   /** Called after each batch with the rows scored so far. */
   onProgress?: (rows: number) => void;
   signal?: AbortSignal;
+  /** Log every prediction to a rotating prediction log in this folder (for `kiln feedback merge`). */
+  logDir?: string;
+  /** Column whose value is each row's id in the log (default: <data file name>:<row number>). */
+  idColumn?: string;
+  /** Rotation of the prediction log. */
+  logOptions?: PredictionLogOptions;
 }
 
 /** What scoreFile wrote. */
@@ -32,6 +44,8 @@ export interface ScoreFileResult extends SinkResult {
   columns: string[];
   calibrated: boolean;
   threshold: number | null;
+  /** Predictions written to the log (0 without logDir). */
+  logged: number;
 }
 
 type Task = ScoreFileResult['task'];
@@ -72,11 +86,24 @@ export async function scoreFile(modelRef: string, dataFile: string, outFile: str
     ...(opts.nullStrings !== undefined ? { nullStrings: opts.nullStrings } : {}),
     ...(opts.format !== undefined ? { format: opts.format } : {}),
   };
+  const log = opts.logDir !== undefined ? new PredictionLog(opts.logDir, opts.logOptions) : null;
+  const modelVersion = log ? await sha256File(modelRef.startsWith('registry:') ? resolveRegistryRef(modelRef).path : modelRef) : '';
+  const rowName = path.basename(dataFile);
+  /** Each row's log id: the id column's value, else <data file name>:<row number>. */
+  const rowIds = (batch: ColumnBatch, before: number): string[] => {
+    if (opts.idColumn === undefined) return Array.from({ length: batch.numRows }, (_, i) => `${rowName}:${before + i + 1}`);
+    const c = batch.column(opts.idColumn);
+    return Array.from({ length: batch.numRows }, (_, i) => {
+      const v = batch.value(c, i);
+      if (v === null) throw new KilnError('E_SCHEMA', `id column "${opts.idColumn}" is missing at row ${before + i + 1} of ${dataFile}`, { file: dataFile, column: opts.idColumn, row: before + i + 1 });
+      return String(v);
+    });
+  };
   let scored = 0;
   async function* outputs(): AsyncGenerator<ColumnBatch> {
     for await (const batch of scanFile(dataFile, { ...read, batchSize: opts.batchSize ?? 65_536, ...(opts.rowLimit ? { limit: opts.rowLimit } : {}) })) {
       if (opts.signal?.aborted) throw new KilnError('E_CANCELLED', 'scoring was cancelled');
-      for (const f of [...features, ...keep]) {
+      for (const f of [...features, ...keep, ...(opts.idColumn !== undefined ? [opts.idColumn] : [])]) {
         if (!batch.has(f)) throw new KilnError('E_SCHEMA', `column "${f}" ${features.includes(f) ? 'that the model needs ' : ''}is not in ${dataFile} (columns: ${batch.names.join(', ')})`, { file: dataFile, column: f });
       }
       const X = batch.select(features);
@@ -90,16 +117,36 @@ export async function scoreFile(modelRef: string, dataFile: string, outFile: str
           cols.push({ name: probColumns[c]!, type: 'float64', values: v, validity: null, nullCount: 0 } as Column);
         }
       } else cols.push({ name: probColumns[0]!, type: 'float64', values: p, validity: null, nullCount: 0 } as Column);
-      if (opts.labels) {
-        const labels = await model.predictLabels(X);
-        cols.push(columnFromValues('label', 'utf8', Array.from(labels, (k) => classes![k]!)));
+      const labelNames = opts.labels ? Array.from(await model.predictLabels(X), (k) => classes![k]!) : null;
+      if (labelNames) cols.push(columnFromValues('label', 'utf8', labelNames));
+      const ids = log ? rowIds(batch, scored) : null;
+      yield new ColumnBatch(cols, n);
+      // Logged once the sink has taken the batch.
+      if (log) {
+        const featureCols = features.map((f) => X.column(f));
+        const time = new Date().toISOString();
+        for (let i = 0; i < n; i++) {
+          log.write({
+            id: ids![i]!,
+            model: modelRef,
+            modelVersion,
+            featureHash: featureHash(featureCols.map((c) => X.value(c, i) as number | string | boolean | bigint | null)),
+            output: task === 'multiclass' ? Array.from(p.subarray(i * numClass, (i + 1) * numClass)) : p[i]!,
+            label: labelNames ? labelNames[i]! : null,
+            time,
+          });
+        }
       }
       scored += n;
       opts.onProgress?.(scored);
-      yield new ColumnBatch(cols, n);
     }
   }
-  const res = await writeBatches(outputs(), outFile);
+  let res: SinkResult;
+  try {
+    res = await writeBatches(outputs(), outFile);
+  } finally {
+    log?.close();
+  }
   return {
     ...res,
     model: modelRef,
@@ -107,5 +154,6 @@ export async function scoreFile(modelRef: string, dataFile: string, outFile: str
     columns,
     calibrated: model.calibration !== null && model.calibration !== undefined,
     threshold: task === 'binary' ? (model.threshold?.value ?? 0.5) : null,
+    logged: log ? log.written : 0,
   };
 }

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { KilnError } from '../../bindings/errors.js';
 import { ColumnBatch, isValidBit, type Column } from '../batch/column-batch.js';
 import { concatBatches, takeRows } from '../batch/ops.js';
-import { sourceSql, sqlIdent, sqlString, type ReadOptions } from '../io/formats.js';
-import { scanQuery } from '../io/scan.js';
+import { withConnection } from '../io/duckdb.js';
+import { resolveFormat, sourceSql, sqlIdent, sqlString, type ReadOptions } from '../io/formats.js';
+import { planQuery, scanQuery } from '../io/scan.js';
 
 import type { TrainConfig } from './config.js';
 
@@ -41,6 +42,12 @@ export function resolveSources(data: string, validData?: string, testData?: stri
 /** Reads a whole table (up to `rowLimit` rows, only rows of `symbol` or of pairs based on it when given) as one batch. */
 export async function readTable(file: string, cfg: TrainConfig, opts: { rowLimit?: number | null; signal?: AbortSignal } = {}): Promise<ColumnBatch> {
   const read: ReadOptions = { nullStrings: cfg.data.nullStrings, ...(cfg.data.delimiter ? { delimiter: cfg.data.delimiter } : {}) };
+  if (resolveFormat(file, read) === 'csv') {
+    // A yes/no or true/false label column is sniffed as BOOLEAN; keep the file's own words as class names.
+    const columns = await withConnection((conn) => planQuery(conn, `SELECT * FROM ${sourceSql(file, read)}`)).catch(() => []);
+    const target = cfg.data.target ?? LABEL_CANDIDATES.find((c) => columns.some((p) => p.name === c));
+    if (target !== undefined && columns.some((p) => p.name === target && p.duckdbType === 'BOOLEAN')) read.textColumns = [target];
+  }
   let sql = `SELECT * FROM ${sourceSql(file, read)}`;
   if (cfg.data.symbol !== null) {
     // "BTC" selects "BTC" and pair symbols whose base is BTC ("BTC/USDT", "BTC-USD"); a full pair selects only itself.

@@ -202,6 +202,7 @@ describe('kiln train on bank_marketing without duration', () => {
     const r = train(['--data', BANK, '--config', cfg]);
     expect(r.code, r.stderr).toBe(0);
     const s = r.summary!;
+    expect(s.classes).toEqual(['no', 'yes']);
     expect(s.metrics.test!.rocAuc).toBeGreaterThanOrEqual(0.79);
     const metrics = JSON.parse(fs.readFileSync(path.join(s.experiment, 'metrics.json'), 'utf8'));
     expect(metrics.calibration.after.ece).toBeLessThan(metrics.calibration.before.ece);
