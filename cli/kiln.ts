@@ -8,6 +8,7 @@ import { registerManifest } from './commands/manifest.js';
 import { registerDemo } from './commands/demo.js';
 import { registerRuns } from './commands/runs.js';
 import { registerFeatures } from './commands/features.js';
+import { registerDrift } from './commands/drift.js';
 import { KILN_VERSION } from '../src/index.js';
 
 /** Builds the `kiln` program with every verb registered. */
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerManifest(program);
   registerRuns(program);
   registerFeatures(program);
+  registerDrift(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
