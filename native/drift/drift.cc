@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "kiln/status.h"
@@ -31,125 +32,204 @@ inline double ValueOf(std::uint64_t k) {
   return v;
 }
 
-// Writes the keys of the non-NaN values of col to keys (capacity col.size); returns their count.
-std::size_t LoadKeys(const DriftColumn& col, std::uint64_t* keys) {
+inline void FoldMinMax(std::uint64_t k, std::uint64_t* lo, std::uint64_t* hi) {
+  if (k < *lo) *lo = k;
+  if (k > *hi) *hi = k;
+}
+
+// Writes the keys of the non-NaN values of col to keys (capacity col.size); returns their count
+// and the smallest / largest key in *lo / *hi.
+std::size_t LoadKeys(const DriftColumn& col, std::uint64_t* keys, std::uint64_t* lo, std::uint64_t* hi) {
   std::size_t m = 0;
+  *lo = ~std::uint64_t{0};
+  *hi = 0;
   if (col.dtype == DType::kFloat64) {
     const double* src = static_cast<const double*>(col.data);
     for (std::size_t i = 0; i < col.size; ++i) {
       const double v = src[i];
-      if (v == v) keys[m++] = KeyOf(v);
+      if (v == v) {
+        const std::uint64_t k = KeyOf(v);
+        FoldMinMax(k, lo, hi);
+        keys[m++] = k;
+      }
     }
   } else {
     const float* src = static_cast<const float*>(col.data);
     for (std::size_t i = 0; i < col.size; ++i) {
       const float v = src[i];
-      if (v == v) keys[m++] = KeyOf(static_cast<double>(v));
+      if (v == v) {
+        const std::uint64_t k = KeyOf(static_cast<double>(v));
+        FoldMinMax(k, lo, hi);
+        keys[m++] = k;
+      }
     }
   }
   return m;
 }
 
-// LSD radix sort of n keys (11-bit digits, passes where every key shares the digit skipped),
-// then keys are turned back into doubles in place. `scratch` holds n keys.
-void RadixSortToDoubles(std::uint64_t* keys, std::uint64_t* scratch, std::size_t n) {
-  constexpr int kBits = 11, kPasses = 6;
-  constexpr std::size_t kBuckets = std::size_t{1} << kBits;
-  if (n > 1) {
-    std::vector<std::size_t> hist(kBuckets * kPasses, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t k = keys[i];
-      for (int p = 0; p < kPasses; ++p) ++hist[p * kBuckets + ((k >> (p * kBits)) & (kBuckets - 1))];
-    }
-    std::uint64_t* src = keys;
-    std::uint64_t* dst = scratch;
-    for (int p = 0; p < kPasses; ++p) {
-      std::size_t* h = &hist[p * kBuckets];
-      const std::uint64_t first = (src[0] >> (p * kBits)) & (kBuckets - 1);
-      if (h[first] == n) continue;
-      std::size_t sum = 0;
-      for (std::size_t b = 0; b < kBuckets; ++b) {
-        const std::size_t c = h[b];
-        h[b] = sum;
-        sum += c;
-      }
-      const int shift = p * kBits;
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::uint64_t k = src[i];
-        dst[h[(k >> shift) & (kBuckets - 1)]++] = k;
-      }
-      std::swap(src, dst);
-    }
-    if (src != keys) std::memcpy(keys, src, n * sizeof(std::uint64_t));
+// Sorts n keys ascending. LSD radix (11-bit digits) over the 32 bits just below the prefix that
+// every key shares (bits above the highest bit where min and max differ), then one pass that
+// orders runs of equal window bits by the full key (insertion sort, std::sort for long runs).
+// `scratch` holds n keys.
+void SortKeys(std::uint64_t* keys, std::uint64_t* scratch, std::size_t n, std::uint64_t lo,
+              std::uint64_t hi) {
+  if (n < 2 || lo == hi) return;
+  constexpr int kWindow = 32, kDigit = 11, kPasses = 3;
+  constexpr std::size_t kBuckets = std::size_t{1} << kDigit;
+  int top = 63;
+  while (((lo ^ hi) >> top) == 0) --top;  // highest differing bit
+  const int low = std::max(0, top + 1 - kWindow);
+  std::vector<std::uint32_t> hist(kBuckets * kPasses, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t k = keys[i] >> low;
+    ++hist[k & (kBuckets - 1)];
+    ++hist[kBuckets + ((k >> kDigit) & (kBuckets - 1))];
+    ++hist[2 * kBuckets + ((k >> (2 * kDigit)) & (kBuckets - 1))];
   }
-  double* out = reinterpret_cast<double*>(keys);
-  for (std::size_t i = 0; i < n; ++i) out[i] = ValueOf(keys[i]);
+  std::uint64_t* src = keys;
+  std::uint64_t* dst = scratch;
+  for (int p = 0; p < kPasses; ++p) {
+    std::uint32_t* h = &hist[p * kBuckets];
+    const int shift = low + p * kDigit;
+    if (shift > 63) break;
+    if (h[(src[0] >> shift) & (kBuckets - 1)] == n) continue;
+    std::uint32_t sum = 0;
+    for (std::size_t b = 0; b < kBuckets; ++b) {
+      const std::uint32_t c = h[b];
+      h[b] = sum;
+      sum += c;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t k = src[i];
+      dst[h[(k >> shift) & (kBuckets - 1)]++] = k;
+    }
+    std::swap(src, dst);
+  }
+  if (src != keys) std::memcpy(keys, src, n * sizeof(std::uint64_t));
+  if (low == 0) return;  // the window covered every differing bit
+  std::size_t i = 0;
+  while (i < n) {
+    const std::uint64_t w = keys[i] >> low;
+    std::size_t j = i + 1;
+    while (j < n && (keys[j] >> low) == w) ++j;
+    if (j - i > 32) {
+      std::sort(keys + i, keys + j);
+    } else {
+      for (std::size_t a = i + 1; a < j; ++a) {
+        const std::uint64_t x = keys[a];
+        std::size_t b = a;
+        while (b > i && keys[b - 1] > x) {
+          keys[b] = keys[b - 1];
+          --b;
+        }
+        keys[b] = x;
+      }
+    }
+    i = j;
+  }
 }
 
-// The numpy 'linear' quantile of ascending v[0..n) at q (numpy's _lerp, bit for bit).
-double Quantile(const double* v, std::size_t n, double q) {
+// The numpy 'linear' quantile of ascending keys k[0..n) at q (numpy's _lerp, bit for bit).
+double Quantile(const std::uint64_t* k, std::size_t n, double q) {
   const double virtual_index = static_cast<double>(n - 1) * q;
   double lo_d = std::floor(virtual_index);
   std::size_t lo = static_cast<std::size_t>(std::max(0.0, lo_d));
   if (lo > n - 1) lo = n - 1;
   const std::size_t hi = std::min(lo + 1, n - 1);
   const double gamma = virtual_index - lo_d;
-  const double a = v[lo], b = v[hi];
+  const double a = ValueOf(k[lo]), b = ValueOf(k[hi]);
   const double diff = b - a;
   if (gamma >= 0.5) return b - diff * (1 - gamma);
   return a + diff * gamma;
 }
 
-// Counts of ascending v[0..n) in the bins of strictly increasing edges (bin = #{e < v}).
-void CountSorted(const double* v, std::size_t n, const std::vector<double>& edges,
+// Counts of ascending keys k[0..n) in the bins of strictly increasing edges (bin = #{e < v}).
+void CountSorted(const std::uint64_t* k, std::size_t n, const std::vector<double>& edges,
                  std::vector<double>* counts) {
   counts->assign(edges.size() + 1, 0.0);
   std::size_t prev = 0;
-  for (std::size_t k = 0; k < edges.size(); ++k) {
-    const std::size_t upto = static_cast<std::size_t>(std::upper_bound(v, v + n, edges[k]) - v);
-    (*counts)[k] = static_cast<double>(upto - prev);
+  for (std::size_t e = 0; e < edges.size(); ++e) {
+    const std::size_t upto = static_cast<std::size_t>(std::upper_bound(k, k + n, KeyOf(edges[e])) - k);
+    (*counts)[e] = static_cast<double>(upto - prev);
     prev = upto;
   }
   (*counts)[edges.size()] = static_cast<double>(n - prev);
 }
 
-double Wasserstein1Sorted(const double* a, std::size_t n1, const double* b, std::size_t n2) {
+// Two-sample KS statistic of ascending keys (sup |F1 - F2| at every data point, as SciPy). The
+// walk compares exact integers |i n2 - j n1| (branch-free merge step); the float difference
+// i/n1 - j/n2, computed as SciPy computes it, is taken at the maximising points only.
+double KsStatisticKeys(const std::uint64_t* a, std::size_t n1, const std::uint64_t* b, std::size_t n2) {
+  if (n1 == 0 || n2 == 0) return 0;
+  const double d1 = static_cast<double>(n1), d2 = static_cast<double>(n2);
+  const __int128 w1 = static_cast<__int128>(n2), w2 = static_cast<__int128>(n1);
+  constexpr std::uint64_t kEnd = ~std::uint64_t{0};
+  std::size_t i = 0, j = 0;
+  __int128 best = -1;
+  double d = 0;
+  while (i < n1 && j < n2) {
+    const std::uint64_t x = a[i], y = b[j];
+    const std::uint64_t v = x <= y ? x : y;
+    i += (x == v);
+    j += (y == v);
+    const std::uint64_t nx = i < n1 ? a[i] : kEnd, ny = j < n2 ? b[j] : kEnd;
+    if ((nx == v) | (ny == v)) continue;  // more copies of v to take first
+    __int128 diff = static_cast<__int128>(i) * w1 - static_cast<__int128>(j) * w2;
+    if (diff < 0) diff = -diff;
+    if (diff >= best) {
+      best = diff;
+      const double fd = std::fabs(static_cast<double>(i) / d1 - static_cast<double>(j) / d2);
+      if (fd > d) d = fd;
+    }
+  }
+  return std::min(d, 1.0);
+}
+
+double Wasserstein1Keys(const std::uint64_t* a, std::size_t n1, const std::uint64_t* b, std::size_t n2) {
   std::size_t i = 0, j = 0;
   double sum = 0;
   const double d1 = static_cast<double>(n1), d2 = static_cast<double>(n2);
   while (i < n1 || j < n2) {
-    double v;
-    if (j >= n2 || (i < n1 && a[i] <= b[j])) v = a[i]; else v = b[j];
+    const std::uint64_t v = (j >= n2 || (i < n1 && a[i] <= b[j])) ? a[i] : b[j];
     while (i < n1 && a[i] <= v) ++i;
     while (j < n2 && b[j] <= v) ++j;
     if (i >= n1 && j >= n2) break;
-    double next;
-    if (j >= n2 || (i < n1 && a[i] <= b[j])) next = a[i]; else next = b[j];
-    sum += std::fabs(static_cast<double>(i) / d1 - static_cast<double>(j) / d2) * (next - v);
+    const std::uint64_t next = (j >= n2 || (i < n1 && a[i] <= b[j])) ? a[i] : b[j];
+    sum += std::fabs(static_cast<double>(i) / d1 - static_cast<double>(j) / d2) * (ValueOf(next) - ValueOf(v));
   }
   return sum;
 }
+
+// Key buffers shared by the features of one call, so each is faulted in once, not per feature.
+class KeyBufferPool {
+ public:
+  std::vector<std::uint64_t> Take(std::size_t n) {
+    std::vector<std::uint64_t> v;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        v = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (v.size() < n) v.resize(n);
+    return v;
+  }
+  void Give(std::vector<std::uint64_t>&& v) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(std::move(v));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::vector<std::uint64_t>> free_;
+};
 
 void CheckColumn(const DriftColumn& c, const std::string& what) {
   if (c.size > 0 && c.data == nullptr) throw InputError(what + " has no data");
 }
 
 }  // namespace
-
-double KsStatisticSorted(const double* a, std::size_t n1, const double* b, std::size_t n2) {
-  if (n1 == 0 || n2 == 0) return 0;
-  const double d1 = static_cast<double>(n1), d2 = static_cast<double>(n2);
-  std::size_t i = 0, j = 0;
-  double d = 0;
-  while (i < n1 && j < n2) {
-    const double v = a[i] <= b[j] ? a[i] : b[j];
-    while (i < n1 && a[i] <= v) ++i;
-    while (j < n2 && b[j] <= v) ++j;
-    const double diff = std::fabs(static_cast<double>(i) / d1 - static_cast<double>(j) / d2);
-    if (diff > d) d = diff;
-  }
-  return std::min(d, 1.0);
-}
 
 BinnedStats CompareCounts(const double* ref_counts, const double* cur_counts, std::size_t bins,
                           double epsilon) {
@@ -213,47 +293,66 @@ std::vector<NumericDrift> CompareNumeric(const std::vector<DriftColumn>& ref,
     }
   }
   std::vector<NumericDrift> out(ref.size());
+  KeyBufferPool pool;
   ParallelFor(ref.size(), ResolveNumThreads(params.num_threads), [&](std::size_t f) {
     NumericDrift& r = out[f];
     const DriftColumn& rc = ref[f];
     const DriftColumn& cc = cur[f];
     std::vector<std::uint64_t> own_ref, own_cur, scratch;
-    const double* a = nullptr;
+    struct GiveBack {
+      KeyBufferPool& pool;
+      std::vector<std::uint64_t>* bufs[3];
+      ~GiveBack() {
+        try {
+          for (auto* b : bufs) if (!b->empty()) pool.Give(std::move(*b));
+        } catch (...) {
+        }
+      }
+    } give_back{pool, {&own_ref, &own_cur, &scratch}};
+    const std::uint64_t* a = nullptr;
     std::size_t n1 = 0;
     if (params.reference_sorted) {
-      a = static_cast<const double*>(rc.data);
+      const double* v = static_cast<const double*>(rc.data);
       n1 = rc.size;
+      own_ref = pool.Take(n1);
       for (std::size_t i = 0; i < n1; ++i) {
-        if (!(a[i] == a[i]) || (i > 0 && !(a[i - 1] <= a[i]))) {
+        if (!(v[i] == v[i]) || (i > 0 && !(v[i - 1] <= v[i]))) {
           throw InputError("reference column " + std::to_string(f) +
                            " is not sorted ascending and NaN-free (index " + std::to_string(i) + ")");
         }
+        own_ref[i] = KeyOf(v[i]);
       }
+      a = own_ref.data();
     } else {
       std::uint64_t* keys;
       if (rc.mutable_data != nullptr && rc.dtype == DType::kFloat64) {
         keys = static_cast<std::uint64_t*>(rc.mutable_data);
       } else {
-        own_ref.resize(rc.size);
+        own_ref = pool.Take(rc.size);
         keys = own_ref.data();
       }
-      n1 = LoadKeys(rc, keys);
-      scratch.resize(std::max(rc.size, cc.size));
-      RadixSortToDoubles(keys, scratch.data(), n1);
-      a = reinterpret_cast<const double*>(keys);
+      std::uint64_t lo, hi;
+      n1 = LoadKeys(rc, keys, &lo, &hi);
+      scratch = pool.Take(std::max(rc.size, cc.size));
+      SortKeys(keys, scratch.data(), n1, lo, hi);
+      a = keys;
     }
     std::uint64_t* ckeys;
     if (cc.mutable_data != nullptr && cc.dtype == DType::kFloat64) {
       ckeys = static_cast<std::uint64_t*>(cc.mutable_data);
     } else {
-      own_cur.resize(cc.size);
+      own_cur = pool.Take(cc.size);
       ckeys = own_cur.data();
     }
-    const std::size_t n2 = LoadKeys(cc, ckeys);
-    if (scratch.size() < n2) scratch.resize(n2);
-    RadixSortToDoubles(ckeys, scratch.data(), n2);
-    std::vector<std::uint64_t>().swap(scratch);
-    const double* b = reinterpret_cast<const double*>(ckeys);
+    std::uint64_t clo, chi;
+    const std::size_t n2 = LoadKeys(cc, ckeys, &clo, &chi);
+    if (scratch.size() < n2) {
+      if (!scratch.empty()) pool.Give(std::move(scratch));
+      scratch = pool.Take(n2);
+    }
+    SortKeys(ckeys, scratch.data(), n2, clo, chi);
+    pool.Give(std::move(scratch));
+    const std::uint64_t* b = ckeys;
 
     r.ref_count = n1;
     r.cur_count = n2;
@@ -264,9 +363,9 @@ std::vector<NumericDrift> CompareNumeric(const std::vector<DriftColumn>& ref,
       r.cur_counts.assign(1, static_cast<double>(n2));
       return;
     }
-    r.ks_statistic = KsStatisticSorted(a, n1, b, n2);
+    r.ks_statistic = KsStatisticKeys(a, n1, b, n2);
     r.ks_p_value = KsTwoSamplePValue(r.ks_statistic, n1, n2);
-    if (params.wasserstein) r.wasserstein = Wasserstein1Sorted(a, n1, b, n2);
+    if (params.wasserstein) r.wasserstein = Wasserstein1Keys(a, n1, b, n2);
     for (int i = 1; i < params.n_bins; ++i) {
       const double e = Quantile(a, n1, static_cast<double>(i) / params.n_bins);
       if (r.edges.empty() || e > r.edges.back()) r.edges.push_back(e);
@@ -285,10 +384,11 @@ std::vector<std::vector<double>> SortColumns(const std::vector<DriftColumn>& col
   std::vector<std::vector<double>> out(columns.size());
   ParallelFor(columns.size(), ResolveNumThreads(num_threads), [&](std::size_t f) {
     std::vector<std::uint64_t> keys(columns[f].size), scratch(columns[f].size);
-    const std::size_t n = LoadKeys(columns[f], keys.data());
-    RadixSortToDoubles(keys.data(), scratch.data(), n);
-    const double* v = reinterpret_cast<const double*>(keys.data());
-    out[f].assign(v, v + n);
+    std::uint64_t lo, hi;
+    const std::size_t n = LoadKeys(columns[f], keys.data(), &lo, &hi);
+    SortKeys(keys.data(), scratch.data(), n, lo, hi);
+    out[f].resize(n);
+    for (std::size_t i = 0; i < n; ++i) out[f][i] = ValueOf(keys[i]);
   });
   return out;
 }

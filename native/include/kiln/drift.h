@@ -93,9 +93,6 @@ std::vector<std::vector<double>> BinCounts(const std::vector<DriftColumn>& colum
                                            const std::vector<std::vector<double>>& edges,
                                            int num_threads);
 
-// Two-sample KS statistic of two ascending NaN-free samples (sup |F1 - F2|, as SciPy computes it).
-double KsStatisticSorted(const double* a, std::size_t n1, const double* b, std::size_t n2);
-
 // Two-sided asymptotic p-value of SciPy's ks_2samp(method='asymp') for statistic d.
 double KsTwoSamplePValue(double d, std::uint64_t n1, std::uint64_t n2);
 
