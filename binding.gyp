@@ -44,6 +44,8 @@
         'native/gbdt/gbdt.cc',
         'native/gbdt/predict.cc',
         'native/hashing/text_hash.cc',
+        'native/drift/drift.cc',
+        'native/drift/ks_distribution.cc',
         'native/napi/addon.cc',
         'native/napi/errors.cc',
         'native/napi/binning_worker.cc',
@@ -52,6 +54,7 @@
         'native/napi/linear_worker.cc',
         'native/napi/mlp_worker.cc',
         'native/napi/hashing_worker.cc',
+        'native/napi/drift_worker.cc',
       ],
       'include_dirs': [
         '<!(node -p "require(\'node-addon-api\').include_dir")',

@@ -35,6 +35,8 @@ import type {
   RawTrainProgress,
   RawSparseRows,
   RawTextHashOptions,
+  RawNumericDrift,
+  RawBinnedDrift,
 } from './native.js';
 
 /** Bin code of missing (NaN) values; value bins are 0..254. */
@@ -759,4 +761,129 @@ export function murmurHash3(data: string | Uint8Array, seed = 0): number {
   if (!isTag(bytes, 'Uint8Array')) throw inputError('murmurHash3', `data must be a string or Uint8Array (got ${typeName(data)})`);
   checkInt('murmurHash3', 'seed', seed, 0, 0xffffffff);
   return loadAddon().murmurHash3(bytes, seed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drift
+
+/** Largest nBins of the drift kernels. */
+export const MAX_DRIFT_BINS = 1000;
+
+/** Options of driftNumeric. */
+export interface DriftNumericOptions {
+  /** Reference-quantile bins per feature, 2..1000 (default 10). */
+  nBins?: number;
+  /** Proportion used for empty bins in PSI and KL, in (0, 1) (default 1e-4). */
+  epsilon?: number;
+  /** Also compute Wasserstein-1 (default false). */
+  wasserstein?: boolean;
+  /** Reference columns are Float64Array, ascending and NaN-free (as driftSort returns them); checked. */
+  referenceSorted?: boolean;
+  /** Let the kernel sort Float64Array inputs in place (saves a copy; their contents are unspecified afterwards). */
+  mutateInputs?: boolean;
+  /** Kernel threads (parallel over features), default 0 = hardware concurrency. Results never depend on it. */
+  numThreads?: number;
+}
+
+/** Per-feature numeric drift results (see RawNumericDrift). */
+export type NumericDriftArrays = RawNumericDrift;
+/** Per-feature binned statistics of count vectors. */
+export type BinnedDriftArrays = RawBinnedDrift;
+
+const DRIFT_KEYS = ['nBins', 'epsilon', 'wasserstein', 'referenceSorted', 'mutateInputs', 'numThreads'] as const;
+
+function checkColumns(op: string, name: string, columns: unknown): FloatArray[] {
+  if (!Array.isArray(columns)) throw inputError(op, `${name} must be an array of Float32Array/Float64Array (got ${typeName(columns)})`);
+  columns.forEach((c, i) => {
+    if (!isTag(c, 'Float32Array') && !isTag(c, 'Float64Array')) throw inputError(op, `${name}[${i}] must be a Float32Array or Float64Array (got ${typeName(c)})`);
+  });
+  return columns as FloatArray[];
+}
+
+/**
+ * Two-sample drift statistics of ref[f] vs cur[f] for every feature, off the JS thread and parallel
+ * over features: KS statistic and SciPy-equal asymptotic p-value, PSI / KL / JS / chi-square over
+ * reference-quantile bins, optionally Wasserstein-1. NaN = missing (counted, left out).
+ */
+export async function driftNumeric(ref: FloatArray[], cur: FloatArray[], options: DriftNumericOptions = {}): Promise<NumericDriftArrays> {
+  const op = 'driftNumeric';
+  if (options === null || typeof options !== 'object') throw inputError(op, `options must be an object (got ${typeName(options)})`);
+  checkKeys(op, options, DRIFT_KEYS);
+  const r = checkColumns(op, 'reference', ref);
+  const c = checkColumns(op, 'current', cur);
+  if (r.length !== c.length) throw inputError(op, `reference has ${r.length} columns but current has ${c.length}`);
+  const raw = {
+    nBins: checkInt(op, 'nBins', options.nBins ?? 10, 2, MAX_DRIFT_BINS),
+    epsilon: checkNumber(op, 'epsilon', options.epsilon ?? 1e-4, 0, 0.999999, true),
+    wasserstein: Boolean(options.wasserstein),
+    referenceSorted: Boolean(options.referenceSorted),
+    mutateInputs: Boolean(options.mutateInputs),
+    numThreads: checkInt(op, 'numThreads', options.numThreads ?? 0, 0, MAX_THREADS),
+  };
+  if (raw.referenceSorted) r.forEach((a, i) => { if (!isTag(a, 'Float64Array')) throw inputError(op, `a sorted reference must be Float64Array (column ${i})`); });
+  return loadAddon().driftNumeric(r, c, raw);
+}
+
+/** The non-missing values of each column sorted ascending (new Float64Arrays). */
+export async function driftSort(columns: FloatArray[], numThreads = 0): Promise<Float64Array[]> {
+  const cols = checkColumns('driftSort', 'columns', columns);
+  checkInt('driftSort', 'numThreads', numThreads, 0, MAX_THREADS);
+  return loadAddon().driftSort(cols, numThreads);
+}
+
+/** Bin counts of each column against its strictly increasing edges (bin = #{e < v}); missing count last. */
+export async function driftBinCounts(columns: FloatArray[], edges: Float64Array[], numThreads = 0): Promise<Float64Array[]> {
+  const op = 'driftBinCounts';
+  const cols = checkColumns(op, 'columns', columns);
+  if (!Array.isArray(edges) || edges.length !== cols.length) throw inputError(op, `edges must be an array of ${cols.length} Float64Arrays`);
+  checkInt(op, 'numThreads', numThreads, 0, MAX_THREADS);
+  const offsets = new Int32Array(cols.length + 1);
+  edges.forEach((e, i) => {
+    if (!isTag(e, 'Float64Array')) throw inputError(op, `edges[${i}] must be a Float64Array (got ${typeName(e)})`);
+    offsets[i + 1] = offsets[i]! + e.length;
+  });
+  const flat = new Float64Array(offsets[cols.length]!);
+  edges.forEach((e, i) => flat.set(e, offsets[i]!));
+  const out = await loadAddon().driftBinCounts(cols, flat, offsets, numThreads);
+  return cols.map((_, i) => out.counts.slice(out.offsets[i]!, out.offsets[i + 1]!));
+}
+
+/** PSI / KL / JS / chi-square of per-feature count vectors (ref[f] and cur[f] of equal length). */
+export function driftCounts(ref: Float64Array[], cur: Float64Array[], epsilon = 1e-4): BinnedDriftArrays {
+  const op = 'driftCounts';
+  if (!Array.isArray(ref) || !Array.isArray(cur) || ref.length !== cur.length) throw inputError(op, 'ref and cur must be arrays of the same length');
+  checkNumber(op, 'epsilon', epsilon, 0, 0.999999, true);
+  const offsets = new Int32Array(ref.length + 1);
+  ref.forEach((r, i) => {
+    const c = cur[i];
+    if (!isTag(r, 'Float64Array') || !isTag(c, 'Float64Array')) throw inputError(op, `counts of feature ${i} must be Float64Arrays`);
+    if (r.length !== c!.length) throw inputError(op, `feature ${i}: ${r.length} reference bins but ${c!.length} current bins`);
+    offsets[i + 1] = offsets[i]! + r.length;
+  });
+  const rf = new Float64Array(offsets[ref.length]!);
+  const cf = new Float64Array(offsets[ref.length]!);
+  ref.forEach((r, i) => { rf.set(r, offsets[i]!); cf.set(cur[i]!, offsets[i]!); });
+  return loadAddon().driftCountsSync(rf, cf, offsets, epsilon);
+}
+
+/** Two-sided asymptotic p-value of SciPy's ks_2samp(method='asymp') for statistic d and sample sizes n1, n2. */
+export function ksPValue(d: number, n1: number, n2: number): number {
+  checkNumber('ksPValue', 'd', d, 0, 1);
+  checkInt('ksPValue', 'n1', n1, 1, Number.MAX_SAFE_INTEGER);
+  checkInt('ksPValue', 'n2', n2, 1, Number.MAX_SAFE_INTEGER);
+  return loadAddon().ksPValueSync(d, n1, n2);
+}
+
+/** Survival function of the two-sided one-sample Kolmogorov statistic D_n (SciPy kstwo.sf(x, n)). */
+export function kolmogorovSf(n: number, x: number): number {
+  checkInt('kolmogorovSf', 'n', n, 1, Number.MAX_SAFE_INTEGER);
+  if (typeof x !== 'number' || Number.isNaN(x)) throw inputError('kolmogorovSf', 'x must be a number');
+  return loadAddon().kolmogorovSfSync(n, x);
+}
+
+/** Chi-square survival function chi2.sf(x, dof). */
+export function chiSquareSf(x: number, dof: number): number {
+  if (typeof x !== 'number' || Number.isNaN(x)) throw inputError('chiSquareSf', 'x must be a number');
+  checkNumber('chiSquareSf', 'dof', dof, 0, Number.MAX_VALUE, true);
+  return loadAddon().chiSquareSfSync(x, dof);
 }

@@ -320,7 +320,73 @@ export interface RawSparseRows {
   values: Float64Array;
 }
 
+/** Options of driftNumeric (all required at this level). */
+export interface RawDriftOptions {
+  /** Reference-quantile bins per feature, integer in [2, 1000]. */
+  nBins: number;
+  /** Proportion used for empty bins, in (0, 1). */
+  epsilon: number;
+  /** Also compute Wasserstein-1. */
+  wasserstein: boolean;
+  /** Reference columns are Float64, ascending and NaN-free (checked; missing counts are then 0). */
+  referenceSorted: boolean;
+  /** The kernel may sort Float64 inputs in place (their contents are unspecified afterwards). */
+  mutateInputs: boolean;
+  /** Integer in [0, 256]; 0 = hardware concurrency. Results never depend on it. */
+  numThreads: number;
+}
+
+/** Per-feature results of driftNumeric: one entry per feature in each Float64Array. */
+export interface RawNumericDrift {
+  refCount: Float64Array;
+  curCount: Float64Array;
+  refMissing: Float64Array;
+  curMissing: Float64Array;
+  ksStatistic: Float64Array;
+  ksPValue: Float64Array;
+  wasserstein: Float64Array;
+  psi: Float64Array;
+  kl: Float64Array;
+  js: Float64Array;
+  chi2: Float64Array;
+  chi2PValue: Float64Array;
+  chi2Dof: Float64Array;
+  cramersV: Float64Array;
+  /** Interior bin edges of feature f: edges[edgeOffsets[f] .. edgeOffsets[f+1]). */
+  edges: Float64Array;
+  edgeOffsets: Int32Array;
+  /** Bin counts of feature f: [countOffsets[f] .. countOffsets[f+1]) (edges + 1 bins). */
+  refCounts: Float64Array;
+  curCounts: Float64Array;
+  countOffsets: Int32Array;
+}
+
+/** Binned statistics of count vectors (driftCountsSync), one entry per feature. */
+export interface RawBinnedDrift {
+  psi: Float64Array;
+  kl: Float64Array;
+  js: Float64Array;
+  chi2: Float64Array;
+  chi2PValue: Float64Array;
+  chi2Dof: Float64Array;
+  cramersV: Float64Array;
+}
+
 export interface NativeAddon {
+  /** KS, binned PSI/KL/JS/chi-square (and Wasserstein-1) of ref[f] vs cur[f]; arrays borrowed until settled. */
+  driftNumeric(ref: RawFloatArray[], cur: RawFloatArray[], options: RawDriftOptions): Promise<RawNumericDrift>;
+  /** The non-missing values of each column, ascending. */
+  driftSort(columns: RawFloatArray[], numThreads: number): Promise<Float64Array[]>;
+  /** Counts per bin of each column (edges of column f at edges[edgeOffsets[f]..]), missing count last. */
+  driftBinCounts(columns: RawFloatArray[], edges: Float64Array, edgeOffsets: Int32Array, numThreads: number): Promise<{ counts: Float64Array; offsets: Int32Array }>;
+  /** PSI/KL/JS/chi-square of count vectors split by offsets. */
+  driftCountsSync(refCounts: Float64Array, curCounts: Float64Array, offsets: Int32Array, epsilon: number): RawBinnedDrift;
+  /** Two-sided asymptotic p-value of SciPy's ks_2samp(method='asymp'). */
+  ksPValueSync(d: number, n1: number, n2: number): number;
+  /** SciPy kstwo.sf(x, n). */
+  kolmogorovSfSync(n: number, x: number): number;
+  /** chi2.sf(x, dof). */
+  chiSquareSfSync(x: number, dof: number): number;
   /** A new cancellation token. */
   cancelToken(): RawCancelToken;
   /** Asks every op holding the token to stop (they reject with E_CANCELLED). */

@@ -11,6 +11,7 @@ import { registerTrain } from './commands/train.js';
 import { registerPredict } from './commands/predict.js';
 import { registerFeedback } from './commands/feedback.js';
 import { registerFeatures } from './commands/features.js';
+import { registerDrift } from './commands/drift.js';
 import { KILN_VERSION } from '../src/index.js';
 
 /** Builds the `kiln` program with every verb registered. */
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerFeedback(program);
   registerFeatures(program);
+  registerDrift(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -46,6 +46,14 @@ Napi::Value PredictMlpJs(const Napi::CallbackInfo& info);
 Napi::Value TextHashJs(const Napi::CallbackInfo& info);
 Napi::Value NormalizeTextJs(const Napi::CallbackInfo& info);
 Napi::Value MurmurHash3Js(const Napi::CallbackInfo& info);
+// Defined in drift_worker.cc.
+Napi::Value DriftNumericJs(const Napi::CallbackInfo& info);
+Napi::Value DriftSortJs(const Napi::CallbackInfo& info);
+Napi::Value DriftBinCountsJs(const Napi::CallbackInfo& info);
+Napi::Value DriftCountsSyncJs(const Napi::CallbackInfo& info);
+Napi::Value KsPValueSyncJs(const Napi::CallbackInfo& info);
+Napi::Value KolmogorovSfSyncJs(const Napi::CallbackInfo& info);
+Napi::Value ChiSquareSfSyncJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -93,6 +101,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("textHash", Napi::Function::New(env, TextHashJs, "textHash"));
   exports.Set("normalizeText", Napi::Function::New(env, NormalizeTextJs, "normalizeText"));
   exports.Set("murmurHash3", Napi::Function::New(env, MurmurHash3Js, "murmurHash3"));
+  exports.Set("driftNumeric", Napi::Function::New(env, DriftNumericJs, "driftNumeric"));
+  exports.Set("driftSort", Napi::Function::New(env, DriftSortJs, "driftSort"));
+  exports.Set("driftBinCounts", Napi::Function::New(env, DriftBinCountsJs, "driftBinCounts"));
+  exports.Set("driftCountsSync", Napi::Function::New(env, DriftCountsSyncJs, "driftCountsSync"));
+  exports.Set("ksPValueSync", Napi::Function::New(env, KsPValueSyncJs, "ksPValueSync"));
+  exports.Set("kolmogorovSfSync", Napi::Function::New(env, KolmogorovSfSyncJs, "kolmogorovSfSync"));
+  exports.Set("chiSquareSfSync", Napi::Function::New(env, ChiSquareSfSyncJs, "chiSquareSfSync"));
   exports.Set("nativeInfo", Napi::Function::New(env, NativeInfo, "nativeInfo"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("MISSING_BIN", Napi::Number::New(env, kMissingBin));
