@@ -78,7 +78,7 @@ export function registerFeatures(program: Command): void {
   withExamples(
     cmd,
     'kiln features examples/crypto/features.yaml --out-dir .kiln/crypto-features --validate-in --validate-out',
-    'kiln features events.parquet --spec examples/quickstart-events/features.yaml --out-dir .kiln/events-features --stream --validate-in --validate-out --validate-limit 500',
+    'kiln features examples/quickstart-events/events.parquet --spec examples/quickstart-events/features.yaml --out-dir .kiln/quickstart-features --stream --validate-in --validate-out --validate-limit 500',
     'kiln features examples/ledger/features.yaml --out-dir .kiln/ledger-features --json',
   );
 }

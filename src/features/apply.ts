@@ -91,7 +91,7 @@ export async function applyFeatures(batch: ColumnBatch, featureSchema: FeatureSc
     const cols = schema.inputColumns.map((ic) => batch.column(ic.name));
     try {
       await conn.run(`CREATE TEMP TABLE ${q(table)} (${cols.map((c) => `${q(c.name)} ${DUCK_TYPE[c.type]}`).join(', ')})`);
-      const app = await conn.createAppender(table, 'temp');
+      const app = await conn.createAppender(table, 'main', 'temp');
       for (let i = 0; i < batch.numRows; i++) {
         for (const c of cols) appendValue(app, batch, c, i);
         app.endRow();
