@@ -10,6 +10,7 @@ import { registerRuns } from './commands/runs.js';
 import { registerTrain } from './commands/train.js';
 import { registerPredict } from './commands/predict.js';
 import { registerFeedback } from './commands/feedback.js';
+import { registerMonitor } from './commands/monitor.js';
 import { registerFeatures } from './commands/features.js';
 import { registerDrift } from './commands/drift.js';
 import { KILN_VERSION } from '../src/index.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerPredict(program);
   registerFeedback(program);
+  registerMonitor(program);
   registerFeatures(program);
   registerDrift(program);
   for (const cmd of program.commands) cmd.exitOverride();

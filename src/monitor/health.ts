@@ -10,8 +10,9 @@ import { ColumnBatch, columnFromValues } from '../batch/column-batch.js';
 import { concatBatches, takeRows } from '../batch/ops.js';
 import { detectFeatureDrift, type DriftInput, type DriftOptions, type DriftReport } from '../drift/index.js';
 import { escapeHtml } from '../drift/html.js';
-import { brier, classificationMetrics, expectedCalibrationError, regressionMetrics } from '../evaluate/metrics.js';
+import { brier, classificationMetrics, expectedCalibrationError, regressionMetrics, stableSum } from '../evaluate/metrics.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { assertValid } from '../validate/schema.js';
 import { KILN_VERSION } from '../version.js';
 
 /** One update of the window: the rows served, what the model said, and labels when known. */
@@ -295,7 +296,7 @@ export class ModelMonitor {
         recommendations.push(`${performance.metric} ${performance.value!.toFixed(4)} is ${(Math.abs(performance.relativeDrop!) * 100).toFixed(1)} % worse than the baseline ${baseline!.toFixed(4)}: retrain on recent data`);
       }
     }
-    const ensembleDisagreement = disagreements.length === rows ? disagreements.reduce((a, b) => a + b, 0) / rows : null;
+    const ensembleDisagreement = disagreements.length === rows ? stableSum(disagreements) / rows : null;
     const requiresRetraining = performance?.status === 'critical' || (driftStatus === 'critical' && (performance === null || performance.status !== 'healthy'));
     if (requiresRetraining) recommendations.unshift('retrain: kiln train on recent labelled data (kiln feedback merge builds it), then kiln bench against the current model');
     const overall = worst(driftStatus, performance?.status ?? 'healthy', calibration?.status ?? 'healthy');
@@ -315,6 +316,7 @@ export class ModelMonitor {
       recommendations,
       requiresRetraining,
     };
+    assertValid('builtin:health-report', out, 'health report');
     this.lastReport = out;
     return out;
   }
@@ -344,7 +346,7 @@ function promNumber(v: number | null): string {
 /** The Prometheus gauges of a health report. */
 export function prometheusText(report: HealthReport): string {
   const lines = [
-    '# HELP kiln_model_drift_score Drift effect size of each feature in the window (PSI for numeric features, Cramér\'s V for categories).',
+    '# HELP kiln_model_drift_score Drift effect size of each feature in the window against the reference (PSI over reference-quantile bins or categories).',
     '# TYPE kiln_model_drift_score gauge',
     ...report.drift.features.map((f) => `kiln_model_drift_score{feature="${promLabel(f.name)}"} ${promNumber(f.score)}`),
     '# HELP kiln_model_performance_score F1 (classification) or RMSE (regression) on the labelled rows of the window; NaN without enough labels.',

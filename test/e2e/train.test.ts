@@ -112,6 +112,36 @@ describe('kiln train on adult (defaults: GBDT, isotonic, F1 threshold)', () => {
     expect(fs.existsSync(path.join(tmp, 'nope.csv'))).toBe(false);
   });
 
+  it('kiln monitor: healthy on the test file, failing on a drifted window with wrong labels', () => {
+    const ok = kiln(['monitor', '--model', 'registry:adult', '--data', ADULT_TEST, '--labels', 'class', '--json'], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    const h = json<{ overall: string; performance: { value: number; baseline: number }; drift: { features: Array<{ name: string; drifted: boolean }> } }>(ok);
+    expect(h.overall).toBe('healthy');
+    expect(h.performance.baseline).toBeCloseTo(run.metrics.test!.f1!, 12);
+    expect(h.performance.value).toBeCloseTo(run.metrics.test!.f1!, 12);
+    expect(h.drift.features).toHaveLength(14);
+    const lines = fs.readFileSync(ADULT_TEST, 'utf8').trim().split('\n');
+    const head = lines[0]!.split(',');
+    const age = head.indexOf('age'), hours = head.indexOf('hours-per-week'), cls = head.indexOf('class');
+    const drifted = [lines[0], ...lines.slice(1, 4001).map((l) => {
+      const f = l.split(',');
+      f[age] = String(Number(f[age]) + 25);
+      f[hours] = String(Number(f[hours]) * 2);
+      f[cls] = f[cls]!.includes('>') ? '<=50K' : '>50K';
+      return f.join(',');
+    })].join('\n') + '\n';
+    const window = path.join(tmp, 'drifted-window.csv');
+    fs.writeFileSync(window, drifted);
+    const out = path.join(tmp, 'health.json');
+    const bad = kiln(['monitor', '--model', 'registry:adult', '--data', window, '--labels', 'class', '--out', out, path.join(tmp, 'health.prom'), '--fail-on', 'critical'], { env });
+    expect(bad.code, bad.stderr).toBe(1);
+    expect(bad.stdout).toMatch(/model health: CRITICAL \(retraining required\)/);
+    const report = JSON.parse(fs.readFileSync(out, 'utf8'));
+    expect(report.drift.features.filter((f: { drifted: boolean }) => f.drifted).map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(['age', 'hours-per-week']));
+    expect(report.performance.status).toBe('critical');
+    expect(fs.readFileSync(path.join(tmp, 'health.prom'), 'utf8')).toMatch(/^kiln_model_drift_score\{feature="age"\} /m);
+  }, 60_000);
+
   it('kiln reproduce rebuilds the identical model', () => {
     const again = kiln(['reproduce', run.runId, '--json'], { env });
     expect(again.code, again.stderr).toBe(0);
