@@ -26,7 +26,7 @@ interface MonitorFlags {
 export function formatHealth(r: HealthReport): string {
   const lines = [`model health: ${r.overall.toUpperCase()}${r.requiresRetraining ? ' (retraining required)' : ''}`, `  window       ${r.window.rows} rows, ${r.window.labelled} labelled`];
   if (r.performance) {
-    lines.push(`  performance  ${r.performance.metric} ${r.performance.value === null ? '–' : r.performance.value.toFixed(4)}${r.performance.baseline !== null ? ` (baseline ${r.performance.baseline.toFixed(4)}, ${r.performance.relativeDrop! >= 0 ? '-' : '+'}${(Math.abs(r.performance.relativeDrop!) * 100).toFixed(1)} %)` : ''}  ${r.performance.status}`);
+    lines.push(`  performance  ${r.performance.metric} ${r.performance.value === null ? '–' : r.performance.value.toFixed(4)}${r.performance.baseline !== null ? ` (baseline ${r.performance.baseline.toFixed(4)}, ${Math.abs(r.performance.relativeDrop!) < 0.0005 ? 'no change' : `${(Math.abs(r.performance.relativeDrop!) * 100).toFixed(1)} % ${r.performance.relativeDrop! > 0 ? 'worse' : 'better'}`})` : ''}  ${r.performance.status}`);
   } else lines.push('  performance  not enough labelled rows');
   if (r.calibration) lines.push(`  calibration  brier ${r.calibration.brier.toFixed(4)}, ece ${r.calibration.ece.toFixed(4)}  ${r.calibration.status}`);
   const drifted = r.drift.features.filter((f) => f.drifted);
