@@ -219,7 +219,9 @@ async function openFile(file: string, read: DriftReadOptions, label: string): Pr
   const format = resolveFormat(file, read);
   if (format === 'arrow') {
     const stream = (cols?: string[]): AsyncIterable<ColumnBatch> => scanFile(file, { ...read, columns: cols, batchSize: read.batchSize });
-    const first = await stream()[Symbol.asyncIterator]().next();
+    const it = stream()[Symbol.asyncIterator]();
+    const first = await it.next();
+    await it.return?.(undefined);
     if (first.done) throw new KilnError('E_DATASET', `${file} has no rows`, { file });
     const columns = first.value.columns.map((c) => ({ name: c.name, type: c.type, kind: kindOfType(c.type) }));
     let rowCount: number | null = null;
