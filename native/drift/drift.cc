@@ -67,14 +67,15 @@ std::size_t LoadKeys(const DriftColumn& col, std::uint64_t* keys, std::uint64_t*
   return m;
 }
 
-// Sorts n keys ascending. LSD radix (11-bit digits) over the 32 bits just below the prefix that
+// Sorts n keys ascending. LSD radix (four 8-bit digits: fewer write streams beat fewer passes
+// here, and an even pass count ends in `keys`) over the 32 bits just below the prefix that
 // every key shares (bits above the highest bit where min and max differ), then one pass that
 // orders runs of equal window bits by the full key (insertion sort, std::sort for long runs).
 // `scratch` holds n keys.
 void SortKeys(std::uint64_t* keys, std::uint64_t* scratch, std::size_t n, std::uint64_t lo,
               std::uint64_t hi) {
   if (n < 2 || lo == hi) return;
-  constexpr int kWindow = 32, kDigit = 11, kPasses = 3;
+  constexpr int kWindow = 32, kDigit = 8, kPasses = 4;
   constexpr std::size_t kBuckets = std::size_t{1} << kDigit;
   int top = 63;
   while (((lo ^ hi) >> top) == 0) --top;  // highest differing bit
@@ -85,6 +86,7 @@ void SortKeys(std::uint64_t* keys, std::uint64_t* scratch, std::size_t n, std::u
     ++hist[k & (kBuckets - 1)];
     ++hist[kBuckets + ((k >> kDigit) & (kBuckets - 1))];
     ++hist[2 * kBuckets + ((k >> (2 * kDigit)) & (kBuckets - 1))];
+    ++hist[3 * kBuckets + ((k >> (3 * kDigit)) & (kBuckets - 1))];
   }
   std::uint64_t* src = keys;
   std::uint64_t* dst = scratch;
@@ -105,15 +107,20 @@ void SortKeys(std::uint64_t* keys, std::uint64_t* scratch, std::size_t n, std::u
     }
     std::swap(src, dst);
   }
-  if (src != keys) std::memcpy(keys, src, n * sizeof(std::uint64_t));
-  if (low == 0) return;  // the window covered every differing bit
+  if (low == 0) {  // the window covered every differing bit
+    if (src != keys) std::memcpy(keys, src, n * sizeof(std::uint64_t));
+    return;
+  }
+  // Runs of equal window bits are copied back (when the passes ended in scratch) and ordered by
+  // the full key: insertion sort for short runs, std::sort for long unsorted ones.
   std::size_t i = 0;
   while (i < n) {
-    const std::uint64_t w = keys[i] >> low;
+    const std::uint64_t w = src[i] >> low;
     std::size_t j = i + 1;
-    while (j < n && (keys[j] >> low) == w) ++j;
+    while (j < n && (src[j] >> low) == w) ++j;
+    if (src != keys) std::memcpy(keys + i, src + i, (j - i) * sizeof(std::uint64_t));
     if (j - i > 32) {
-      std::sort(keys + i, keys + j);
+      if (!std::is_sorted(keys + i, keys + j)) std::sort(keys + i, keys + j);
     } else {
       for (std::size_t a = i + 1; a < j; ++a) {
         const std::uint64_t x = keys[a];
@@ -200,29 +207,51 @@ double Wasserstein1Keys(const std::uint64_t* a, std::size_t n1, const std::uint6
   return sum;
 }
 
-// Key buffers shared by the features of one call, so each is faulted in once, not per feature.
+// Key buffers shared by the features of a call and kept between calls (up to kRetainBytes), so
+// large buffers are faulted in once per process rather than once per feature or column group.
 class KeyBufferPool {
  public:
+  static constexpr std::size_t kRetainBytes = std::size_t{256} << 20;
+
   std::vector<std::uint64_t> Take(std::size_t n) {
     std::vector<std::uint64_t> v;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!free_.empty()) {
-        v = std::move(free_.back());
-        free_.pop_back();
+      // Smallest retained buffer that is large enough, else the largest one (grown).
+      std::size_t pick = free_.size();
+      for (std::size_t i = 0; i < free_.size(); ++i) {
+        const bool fits = free_[i].size() >= n;
+        if (pick == free_.size()) pick = i;
+        else if (fits && (free_[pick].size() < n || free_[i].size() < free_[pick].size())) pick = i;
+        else if (!fits && free_[pick].size() < n && free_[i].size() > free_[pick].size()) pick = i;
+      }
+      if (pick < free_.size()) {
+        v = std::move(free_[pick]);
+        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(pick));
+        retained_ -= v.size() * sizeof(std::uint64_t);
       }
     }
     if (v.size() < n) v.resize(n);
     return v;
   }
+
   void Give(std::vector<std::uint64_t>&& v) {
     std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t bytes = v.size() * sizeof(std::uint64_t);
+    if (retained_ + bytes > kRetainBytes) return;  // dropped: freed by v's destructor
+    retained_ += bytes;
     free_.push_back(std::move(v));
+  }
+
+  static KeyBufferPool& Shared() {
+    static KeyBufferPool pool;
+    return pool;
   }
 
  private:
   std::mutex mutex_;
   std::vector<std::vector<std::uint64_t>> free_;
+  std::size_t retained_ = 0;
 };
 
 void CheckColumn(const DriftColumn& c, const std::string& what) {
@@ -293,7 +322,7 @@ std::vector<NumericDrift> CompareNumeric(const std::vector<DriftColumn>& ref,
     }
   }
   std::vector<NumericDrift> out(ref.size());
-  KeyBufferPool pool;
+  KeyBufferPool& pool = KeyBufferPool::Shared();
   ParallelFor(ref.size(), ResolveNumThreads(params.num_threads), [&](std::size_t f) {
     NumericDrift& r = out[f];
     const DriftColumn& rc = ref[f];

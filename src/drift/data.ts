@@ -190,8 +190,8 @@ export interface DriftSource {
   columns: ColumnInfo[];
   /** Row count (null until known for stream inputs). */
   rows(): Promise<number>;
-  /** Loads the given columns. */
-  load(cols: readonly ColumnInfo[]): Promise<LoadedColumns>;
+  /** Loads the given columns; numeric ones into `into` (one array per numeric column, rows long) when given. */
+  load(cols: readonly ColumnInfo[], into?: Float64Array[]): Promise<LoadedColumns>;
   /** Category counts of a categorical column (files: a DuckDB GROUP BY). */
 }
 
@@ -219,7 +219,9 @@ async function openFile(file: string, read: DriftReadOptions, label: string): Pr
   const format = resolveFormat(file, read);
   if (format === 'arrow') {
     const stream = (cols?: string[]): AsyncIterable<ColumnBatch> => scanFile(file, { ...read, columns: cols, batchSize: read.batchSize });
-    const first = await stream()[Symbol.asyncIterator]().next();
+    const it = stream()[Symbol.asyncIterator]();
+    const first = await it.next();
+    await it.return?.(undefined);
     if (first.done) throw new KilnError('E_DATASET', `${file} has no rows`, { file });
     const columns = first.value.columns.map((c) => ({ name: c.name, type: c.type, kind: kindOfType(c.type) }));
     let rowCount: number | null = null;
@@ -259,13 +261,13 @@ async function openFile(file: string, read: DriftReadOptions, label: string): Pr
     label,
     columns,
     rows,
-    async load(cols) {
+    async load(cols, into) {
       const numericCols = cols.filter((c) => c.kind === 'numeric');
       const catCols = cols.filter((c) => c.kind === 'categorical');
       const n = await rows();
       const numeric = new Map<string, Float64Array>();
       if (numericCols.length > 0) {
-        const arrays = numericCols.map(() => new Float64Array(n));
+        const arrays = numericCols.map((_, i) => (into?.[i]?.length === n ? into[i]! : new Float64Array(n)));
         let at = 0;
         for await (const b of scanFile(file, { ...read, columns: numericCols.map((c) => c.name), batchSize: read.batchSize ?? 262_144, reuseBuffers: true })) {
           if (at + b.numRows > n) throw new KilnError('E_DATA_CHANGED', `${file} changed while it was read (more than ${n} rows)`, { file });

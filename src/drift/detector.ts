@@ -405,23 +405,36 @@ export async function detectFeatureDrift(reference: DriftInput, current: DriftIn
   const [refRows, curRows] = [await ref.rows(), await cur.rows()];
   const numeric = planned.filter((p) => p.kind === 'numeric');
   const categorical = planned.filter((p) => p.kind === 'categorical');
-  const perColumn = Math.max(1, (refRows + curRows) * 8 + Math.max(refRows, curRows) * 8);
+  // Two column groups are in flight (one compared natively while the next is read), each column
+  // as reference + current Float64Arrays, plus the kernel's sort scratch.
+  const perColumn = Math.max(1, 2 * (refRows + curRows) * 8 + Math.max(refRows, curRows) * 8);
   const group = Math.max(1, Math.floor(r.memoryBudgetBytes / perColumn));
   const stats = new Map<string, FeatureStats>();
   const groups = Math.ceil(numeric.length / group);
-  for (let g = 0; g < groups; g++) {
+  // Column buffers are reused (the kernel sorts them in place): two sets, alternating between the
+  // group being compared and the group being read, so each is allocated and faulted in once.
+  const buffers: Array<{ ref: Float64Array[]; cur: Float64Array[] }> = [{ ref: [], cur: [] }, { ref: [], cur: [] }];
+  const label = (g: number, cols: readonly PlannedFeature[]): string => `numeric columns ${g * group + 1}-${g * group + cols.length} of ${numeric.length}`;
+  const read = async (g: number): Promise<{ cols: PlannedFeature[]; a: Float64Array[]; b: Float64Array[] }> => {
     const cols = numeric.slice(g * group, (g + 1) * group);
-    progress({ stage: `numeric columns ${g * group + 1}-${g * group + cols.length} of ${numeric.length}: reading`, done: g, total: groups });
-    const a = await ref.load(cols);
-    const b = await cur.load(cols);
-    progress({ stage: `numeric columns ${g * group + 1}-${g * group + cols.length} of ${numeric.length}: comparing`, done: g, total: groups });
-    const raw = await driftNumeric(cols.map((c) => a.numeric.get(c.name)!), cols.map((c) => b.numeric.get(c.name)!), {
-      nBins: r.nBins,
-      epsilon: r.epsilon,
-      wasserstein: r.wasserstein,
-      mutateInputs: true,
-      numThreads: r.numThreads,
+    const set = buffers[g % 2]!;
+    progress({ stage: `${label(g, cols)}: reading`, done: g, total: groups });
+    const a = await ref.load(cols, set.ref);
+    const b = await cur.load(cols, set.cur);
+    cols.forEach((c, i) => {
+      set.ref[i] = a.numeric.get(c.name)!;
+      set.cur[i] = b.numeric.get(c.name)!;
     });
+    return { cols, a: cols.map((c) => a.numeric.get(c.name)!), b: cols.map((c) => b.numeric.get(c.name)!) };
+  };
+  let next = groups > 0 ? read(0) : null;
+  for (let g = 0; g < groups; g++) {
+    const { cols, a, b } = await next!;
+    progress({ stage: `${label(g, cols)}: comparing`, done: g, total: groups });
+    const compared = driftNumeric(a, b, { nBins: r.nBins, epsilon: r.epsilon, wasserstein: r.wasserstein, mutateInputs: true, numThreads: r.numThreads });
+    next = g + 1 < groups ? read(g + 1) : null;
+    // Settle both before going on (a failed read must not leave a comparison running unobserved).
+    const [raw] = await Promise.all([compared, next?.catch(() => undefined)]);
     for (const s of numericStats(cols, raw)) stats.set(s.name, s);
   }
   if (categorical.length > 0) {
