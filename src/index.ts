@@ -70,7 +70,7 @@ export { validateTrainingFeatures, featureSchemaBeside } from './train/validate-
 export { scoreFile, type ScoreFileOptions, type ScoreFileResult } from './serve/score.js';
 export { PredictionLog, featureHash, predictionLogFiles, type PredictionRecord, type PredictionLogOptions } from './serve/prediction-log.js';
 export { mergeFeedback, type FeedbackMergeOptions, type FeedbackMergeResult, type FeedbackCounts } from './monitor/feedback.js';
-export { FeatureDriftDetector, detectFeatureDrift, setBaseline, detectDrift, benjaminiHochberg, renderDriftHtml, DRIFT_METHODS, DEFAULT_THRESHOLDS, type DriftMethod, type DriftOptions, type DriftProgress, type DriftReport, type FeatureDriftResult, type DriftBaseline, type DriftInput, type FeatureKind } from './drift/index.js';
+export { FeatureDriftDetector, detectFeatureDrift, setBaseline, detectDrift, benjaminiHochberg, renderDriftHtml, DRIFT_METHODS, DEFAULT_THRESHOLDS, type DriftMethod, type DriftOptions, type DriftProgress, type DriftReport, type FeatureDriftResult, type DriftBaseline, type DriftInput, type FeatureKind } from './monitor/drift/index.js';
 export { driftNumeric, driftSort, driftBinCounts, driftCounts, ksPValue, kolmogorovSf, chiSquareSf, MAX_DRIFT_BINS, type DriftNumericOptions, type NumericDriftArrays, type BinnedDriftArrays } from '../bindings/index.js';
 export { ModelMonitor, prometheusText, healthHtml, writeHealthReport, type ModelMonitorOptions, type PredictionUpdate, type HealthReport, type HealthStatus } from './monitor/health.js';
 export { monitorModel, type MonitorRunOptions } from './monitor/run.js';

@@ -3,10 +3,10 @@
  * across features per method, and the decision rule "drifted = effect above threshold AND
  * significant after BH" — so a tiny shift on a huge sample is reported as significant but not drifted.
  */
-import { KilnError } from '../../bindings/errors.js';
-import { driftBinCounts, driftCounts, driftNumeric, driftSort, type FloatArray, type NumericDriftArrays } from '../../bindings/index.js';
-import type { ColumnBatch } from '../batch/column-batch.js';
-import { KILN_VERSION } from '../version.js';
+import { KilnError } from '../../../bindings/errors.js';
+import { driftBinCounts, driftCounts, driftNumeric, driftSort, type FloatArray, type NumericDriftArrays } from '../../../bindings/index.js';
+import type { ColumnBatch } from '../../batch/column-batch.js';
+import { KILN_VERSION } from '../../version.js';
 import { categoryLabel, openDriftSource, type CategoryCounts, type ColumnInfo, type DriftInput, type DriftReadOptions, type DriftSource, type FeatureKind } from './data.js';
 
 /** Drift tests: KS (numeric), PSI / KL / JS / chi-square (numeric on reference-quantile bins, categorical on categories). */

@@ -1,11 +1,11 @@
 // Drift decisions: Benjamini–Hochberg, thresholds, sample-size honesty, categorical unseen bucket,
 // fit/detect vs one-shot, the histogram baseline workflow, report schema and HTML escaping.
 import { describe, expect, it } from 'vitest';
-import { ColumnBatch, columnFromValues, type Column } from '../../../src/batch/column-batch.js';
-import { benjaminiHochberg, detectDrift, detectFeatureDrift, FeatureDriftDetector, renderDriftHtml, setBaseline, type DriftReport } from '../../../src/drift/index.js';
-import { assertValid } from '../../../src/validate/schema.js';
-import { schemaPath } from '../../../src/version.js';
-import { seededRandom } from '../../../src/validate/corpus.js';
+import { ColumnBatch, columnFromValues, type Column } from '../../../../src/batch/column-batch.js';
+import { benjaminiHochberg, detectDrift, detectFeatureDrift, FeatureDriftDetector, renderDriftHtml, setBaseline, type DriftReport } from '../../../../src/monitor/drift/index.js';
+import { assertValid } from '../../../../src/validate/schema.js';
+import { schemaPath } from '../../../../src/version.js';
+import { seededRandom } from '../../../../src/validate/corpus.js';
 
 function normals(n: number, seed: number, mean = 0, sd = 1): Float64Array {
   const rnd = seededRandom(seed);

@@ -6,11 +6,11 @@
  */
 import { Buffer } from 'node:buffer';
 import fs from 'node:fs';
-import { KilnError } from '../../bindings/errors.js';
-import { isValidBit, type Column, type ColumnBatch, type ColumnType } from '../batch/column-batch.js';
-import { withConnection } from '../io/duckdb.js';
-import { resolveFormat, sourceSql, sqlIdent, type ReadOptions } from '../io/formats.js';
-import { planColumn, scanFile } from '../io/scan.js';
+import { KilnError } from '../../../bindings/errors.js';
+import { isValidBit, type Column, type ColumnBatch, type ColumnType } from '../../batch/column-batch.js';
+import { withConnection } from '../../io/duckdb.js';
+import { resolveFormat, sourceSql, sqlIdent, type ReadOptions } from '../../io/formats.js';
+import { planColumn, scanFile } from '../../io/scan.js';
 
 /** What a drift comparison reads: batches, a stream of batches, or a data file (CSV, NDJSON, Parquet, Arrow IPC). */
 export type DriftInput = ColumnBatch | readonly ColumnBatch[] | AsyncIterable<ColumnBatch> | string;
