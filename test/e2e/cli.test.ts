@@ -14,7 +14,12 @@ afterAll(() => rmTemp(dir));
 
 describe('kiln CLI', () => {
   it('every verb has --help with an example', () => {
-    for (const verb of [[], ['demo'], ['doctor'], ['ingest'], ['data', 'inspect'], ['data', 'snapshot'], ['data', 'versions'], ['data', 'show'], ['manifest', 'create'], ['manifest', 'scan'], ['manifest', 'validate'], ['manifest', 'check']]) {
+    const verbs = [[], ['demo'], ['doctor'], ['ingest'], ['data', 'inspect'], ['data', 'snapshot'], ['data', 'versions'], ['data', 'show'], ['manifest', 'create'], ['manifest', 'scan'], ['manifest', 'validate'], ['manifest', 'check'],
+      ['features'], ['train'], ['reproduce'], ['runs'], ['runs', 'list'], ['runs', 'show'], ['predict'], ['feedback', 'merge'], ['monitor'], ['drift']];
+    // Every top-level verb the program lists is covered here.
+    const top = kiln(['--help']).stdout.split('Commands:')[1]!.split('\n').map((l) => /^  (\w[\w-]*)/.exec(l)?.[1]).filter((v): v is string => v !== undefined && v !== 'help');
+    expect(top.filter((v) => !verbs.some((x) => x[0] === v))).toEqual([]);
+    for (const verb of verbs) {
       const r = kiln([...verb, '--help']);
       expect(r.code, verb.join(' ')).toBe(0);
       expect(r.stdout, verb.join(' ')).toMatch(/Examples?:\n\s+\$ kiln/);
