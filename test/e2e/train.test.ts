@@ -186,6 +186,16 @@ describe('reproducibility and fail-closed inputs', () => {
     expect(r.summary!.rows.train + r.summary!.rows.valid + r.summary!.rows.test).toBe(1000);
   }, 60_000);
 
+  it('--copy-data keeps a content-addressed copy of the inputs in the dataset store', async () => {
+    const r = await train(['--data', small, '--target', 'class', '--row-limit', '1500', '--copy-data']);
+    expect(r.code, r.stderr).toBe(0);
+    const data = JSON.parse(fs.readFileSync(path.join(r.summary!.experiment, 'artifacts', 'data.json'), 'utf8'));
+    expect(data.sources[0]).toMatchObject({ role: 'train', copied: true });
+    const show = await kiln(['data', 'show', data.sources[0].datasetId, '--verify', '--json'], { env });
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(data.sources[0].sha256);
+  }, 60_000);
+
   it('--min-samples fails closed with exit 1 and publishes nothing', async () => {
     const out = path.join(tmp, 'min-samples');
     const r = await kiln(['train', '--data', small, '--target', 'class', '--min-samples', '100000', '--out-dir', out], { env });
