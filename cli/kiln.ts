@@ -10,6 +10,7 @@ import { registerRuns } from './commands/runs.js';
 import { registerTrain } from './commands/train.js';
 import { registerPredict } from './commands/predict.js';
 import { registerFeatures } from './commands/features.js';
+import { registerBench } from './commands/bench.js';
 import { KILN_VERSION } from '../src/index.js';
 
 /** Builds the `kiln` program with every verb registered. */
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerPredict(program);
   registerFeatures(program);
+  registerBench(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

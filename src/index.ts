@@ -68,3 +68,22 @@ export { reproduceRun, locateRun, type ReproduceResult } from './train/reproduce
 export { evaluateRun, type RunEvaluation, type FlatMetrics } from './train/evaluate-run.js';
 export { validateTrainingFeatures, featureSchemaBeside } from './train/validate-features.js';
 export { scoreFile, type ScoreFileOptions, type ScoreFileResult } from './serve/score.js';
+// Benchmark regression gates (src/evaluate): `kiln bench` model reports and `kiln bench perf` kernel timings.
+export {
+  resolveBenchModels, readValidationData, encodeLabelsForModel, benchmarkModel, measureLatency, runBenchmarks, benchMetrics,
+  type BenchModelRef, type ValidationReadOptions, type ValidationData, type ModelBenchOptions, type RunBenchOptions, type RunBenchResult,
+} from './evaluate/bench-models.js';
+export {
+  GATED_METRICS, relativeChange, worsening, compareBenchmark, compareWithHistory, targetAchievement, buildBenchReport, assertValidBenchReport, readBenchReport,
+  type BenchmarkEntry, type BenchReport, type LatencyStats, type ThroughputStats, type MetricDirection, type GatedMetric, type MetricRegression,
+  type RegressionThresholds, type BenchTargets, type TargetAchievement, type ValidationDataInfo, type BuildReportInput,
+} from './evaluate/bench-report.js';
+export {
+  quantile, median, bootstrapRatio, perfVerdict, measureInterleaved, comparePerf,
+  type BootstrapOptions, type RatioInterval, type PerfVerdict, type MeasureFn, type KernelComparison, type ComparePerfOptions, type PerfComparison,
+} from './evaluate/bench-stats.js';
+export {
+  PERF_KERNELS, buildPerfSuite, suiteMeasure, perfMachine, assertValidPerfResults, readPerfResults, writePerfResults, checkComparable, runPerf,
+  type PerfProfile, type PerfMachine, type PerfResults, type PerfKernel, type RunPerfOptions, type PerfRun,
+} from './evaluate/perf-suite.js';
+export { recordBenchmark, listBenchmarks, type BenchmarkRecord } from './train/store.js';
