@@ -19,6 +19,8 @@ export function buildProgram(): Command {
     .description('kiln — fast, reproducible, auditable ML pipelines (native core, DuckDB data plane)')
     .version(KILN_VERSION)
     .showHelpAfterError('(run with --help for usage and examples)')
+    // Options belong to the verb they follow (kiln bench --json vs kiln bench perf --json).
+    .enablePositionalOptions()
     .exitOverride();
   program.addHelpText('after', '\nExamples:\n  $ kiln demo\n  $ kiln data inspect ../shared/datasets/adult/adult.data.csv --null "?"\n  $ kiln doctor --json\n');
   registerDemo(program);

@@ -97,44 +97,56 @@ function textColumn(n: number, seed: number): { values: Uint8Array; offsets: Int
   return { values, offsets, validity: null, rows: n };
 }
 
-/** Builds the suite's data and models (seeded, so every run times the same work). */
-export async function buildPerfSuite(profile: PerfProfile, threads = 1): Promise<PerfKernel[]> {
+/** Builds the data and models of the named kernels (default: all), seeded, so every run times the same work. */
+export async function buildPerfSuite(profile: PerfProfile, threads = 1, names: readonly string[] = PERF_KERNELS): Promise<PerfKernel[]> {
   const s = SIZES[profile];
-  const bins = matrix(s.binRows, 1);
-  const binShape = { rows: s.binRows, cols: COLS, layout: 'row' as const, numThreads: threads };
-  const mapper: BinMapper = await fitBins(bins, { ...binShape, maxBin: 255, seed: 1 });
-
+  const want = (k: string): boolean => names.includes(k);
+  const out: PerfKernel[] = [];
+  if (want('fitBins') || want('applyBins')) {
+    const bins = matrix(s.binRows, 1);
+    const binShape = { rows: s.binRows, cols: COLS, layout: 'row' as const, numThreads: threads };
+    if (want('fitBins')) out.push({ name: 'fitBins', description: `fitBins ${s.binRows} x ${COLS}, 255 bins`, run: () => fitBins(bins, { ...binShape, maxBin: 255, seed: 1 }) });
+    if (want('applyBins')) {
+      const mapper: BinMapper = await fitBins(bins, { ...binShape, maxBin: 255, seed: 1 });
+      out.push({ name: 'applyBins', description: `applyBins ${s.binRows} x ${COLS}`, run: () => applyBins(bins, binShape, mapper) });
+    }
+  }
   const trainX = matrix(s.trainRows, 2);
   const trainY = labels(trainX, s.trainRows, 3);
   const trainMatrix = { values: trainX, rows: s.trainRows, cols: COLS };
   const gbdtParams = { objective: 'binary' as const, nEstimators: s.trees, numLeaves: 31, learningRate: 0.1, seed: 7, numThreads: threads };
-  const served = await new GBDT({ ...gbdtParams, nEstimators: 100 }).fit(trainMatrix, trainY);
-
-  const predX = matrix(s.predictRows, 4);
-  const predMatrix = { values: predX, rows: s.predictRows, cols: COLS };
-  const syncRows = Array.from({ length: s.syncRows }, (_, r) => Float64Array.from(predX.subarray(r * COLS, (r + 1) * COLS)));
-
-  const lrX = matrix(s.logregRows, 5);
-  const lrY = labels(lrX, s.logregRows, 6);
-  const text = textColumn(s.texts, 8);
-
-  return [
-    { name: 'fitBins', description: `fitBins ${s.binRows} x ${COLS}, 255 bins`, run: () => fitBins(bins, { ...binShape, maxBin: 255, seed: 1 }) },
-    { name: 'applyBins', description: `applyBins ${s.binRows} x ${COLS}`, run: () => applyBins(bins, binShape, mapper) },
-    { name: 'gbdtPredictBatch', description: `GBDT predict ${s.predictRows} x ${COLS}, 100 trees`, run: () => served.predict(predMatrix, { numThreads: threads }) },
-    {
-      name: 'gbdtPredictSync',
-      description: `GBDT predictSync ${s.syncRows} single rows, 100 trees`,
-      run: () => {
-        let acc = 0;
-        for (const row of syncRows) acc += served.predictSync(row) as number;
-        return acc;
-      },
-    },
-    { name: 'gbdtTrainSmall', description: `GBDT fit ${s.trainRows} x ${COLS}, ${s.trees} trees, 31 leaves`, run: () => new GBDT(gbdtParams).fit(trainMatrix, trainY) },
-    { name: 'logregFit', description: `LogisticRegression fit ${s.logregRows} x ${COLS} (L-BFGS)`, run: () => new LogisticRegression({ C: 1, numThreads: threads }).fit({ values: lrX, rows: s.logregRows, cols: COLS }, lrY) },
-    { name: 'textHash', description: `textHash ${s.texts} texts, 2^10 buckets, bigrams`, run: () => textHash(text, { bits: 10, bigrams: true, numThreads: threads }) },
-  ];
+  if (want('gbdtPredictBatch') || want('gbdtPredictSync')) {
+    const served = await new GBDT({ ...gbdtParams, nEstimators: 100 }).fit(trainMatrix, trainY);
+    const predX = matrix(s.predictRows, 4);
+    if (want('gbdtPredictBatch')) {
+      const predMatrix = { values: predX, rows: s.predictRows, cols: COLS };
+      out.push({ name: 'gbdtPredictBatch', description: `GBDT predict ${s.predictRows} x ${COLS}, 100 trees`, run: () => served.predict(predMatrix, { numThreads: threads }) });
+    }
+    if (want('gbdtPredictSync')) {
+      const syncRows = Array.from({ length: s.syncRows }, (_, r) => Float64Array.from(predX.subarray(r * COLS, (r + 1) * COLS)));
+      out.push({
+        name: 'gbdtPredictSync',
+        description: `GBDT predictSync ${s.syncRows} single rows, 100 trees`,
+        run: () => {
+          let acc = 0;
+          for (const row of syncRows) acc += served.predictSync(row) as number;
+          return acc;
+        },
+      });
+    }
+  }
+  if (want('gbdtTrainSmall')) out.push({ name: 'gbdtTrainSmall', description: `GBDT fit ${s.trainRows} x ${COLS}, ${s.trees} trees, 31 leaves`, run: () => new GBDT(gbdtParams).fit(trainMatrix, trainY) });
+  if (want('logregFit')) {
+    const lrX = matrix(s.logregRows, 5);
+    const lrY = labels(lrX, s.logregRows, 6);
+    out.push({ name: 'logregFit', description: `LogisticRegression fit ${s.logregRows} x ${COLS} (L-BFGS)`, run: () => new LogisticRegression({ C: 1, numThreads: threads }).fit({ values: lrX, rows: s.logregRows, cols: COLS }, lrY) });
+  }
+  if (want('textHash')) {
+    const text = textColumn(s.texts, 8);
+    out.push({ name: 'textHash', description: `textHash ${s.texts} texts, 2^10 buckets, bigrams`, run: () => textHash(text, { bits: 10, bigrams: true, numThreads: threads }) });
+  }
+  const order = new Map(PERF_KERNELS.map((k, i) => [k as string, i]));
+  return out.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
 }
 
 /** A measuring function over a suite: one timed repetition of the named kernel, in ms. */
@@ -255,7 +267,7 @@ export async function runPerf(opts: RunPerfOptions = {}): Promise<PerfRun> {
   let measure = opts.measure;
   let descriptions: Record<string, string> = Object.fromEntries(names.map((n) => [n, n]));
   if (!measure) {
-    const suite = (await buildPerfSuite(profile, threads)).filter((k) => names.includes(k.name));
+    const suite = await buildPerfSuite(profile, threads, names);
     descriptions = Object.fromEntries(suite.map((k) => [k.name, k.description]));
     measure = suiteMeasure(suite);
   }
