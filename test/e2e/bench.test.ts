@@ -20,11 +20,12 @@ afterAll(() => rmTemp(tmp));
 
 const DATA = path.join(tmp, 'gen.csv');
 const NOISY = path.join(tmp, 'noisy.csv');
+const TEST = path.join(tmp, 'test.csv');
 const FAST = ['--warmup', '20', '--repetitions', '200'];
 
 /** Seeded rows: 4 features, a symbol (half BTC/USDT, half ETH/USDT) and an up/down label; `flipEvery` flips every k-th label. */
-function writeData(file: string, flipEvery = 0): void {
-  const rand = seededRandom(5);
+function writeData(file: string, flipEvery = 0, seed = 5): void {
+  const rand = seededRandom(seed);
   const lines = ['a,b,c,d,symbol,label'];
   for (let i = 0; i < 3000; i++) {
     const [a, b, c, d] = [rand(), rand(), rand(), rand()];
@@ -46,10 +47,12 @@ function report(file: string): BenchReport {
 }
 
 const experiments: string[] = [];
+const testMetrics: Array<Record<string, number>> = [];
 
 beforeAll(async () => {
   writeData(DATA);
   writeData(NOISY, 3);
+  writeData(TEST, 0, 6);
   // Two tiny registered versions (what `kiln train --register tiny` makes), trained in-process to keep the suite fast.
   const configs = [
     { model: { kind: 'gbdt' as const, params: { nEstimators: 20, numLeaves: 8 } }, calibration: { method: 'none' as const } },
@@ -57,10 +60,11 @@ beforeAll(async () => {
   ];
   for (const config of configs) {
     const r = await trainRun({
-      data: DATA, config, flags: { target: 'label' }, outDir: path.join(tmp, 'experiments'), store: path.join(home, 'kiln.duckdb'),
+      data: DATA, testData: TEST, config, flags: { target: 'label' }, outDir: path.join(tmp, 'experiments'), store: path.join(home, 'kiln.duckdb'),
       register: 'tiny', registryDir: path.join(home, 'registry'),
     });
     experiments.push(r.dir);
+    testMetrics.push(r.evaluation.metrics.test!);
   }
 }, 120_000);
 
@@ -69,7 +73,7 @@ describe('kiln bench on registry versions', () => {
   let r: BenchReport;
 
   beforeAll(() => {
-    const run = bench(['--models', 'registry:tiny', '--validation-data', DATA, '--target', 'label', '--f1-target', '0.5', '--max-latency-ms', '100', '--output', out, ...FAST]);
+    const run = bench(['--models', 'registry:tiny', '--validation-data', TEST, '--target', 'label', '--f1-target', '0.5', '--max-latency-ms', '100', '--output', out, ...FAST]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/kiln: bench \[1\/2\] tiny@1: f1 0\.\d{4}/);
     expect(run.stderr).toMatch(/kiln: bench \[2\/2\] tiny@2: f1/);
@@ -80,7 +84,11 @@ describe('kiln bench on registry versions', () => {
   it('benchmarks every version with consistent metrics, latency and throughput', () => {
     expect(r.summary).toEqual({ total_models: 2, successful_benchmarks: 2, failed_benchmarks: 0, models_with_regressions: 0 });
     expect(r.benchmarks.map((b) => [b.model, b.kind])).toEqual([['tiny@1', 'gbdt'], ['tiny@2', 'linear']]);
-    for (const b of r.benchmarks) {
+    r.benchmarks.forEach((b, i) => {
+      // The same numbers kiln train reported for its test split (stored threshold, class names).
+      expect(b.f1_score).toBeCloseTo(testMetrics[i]!.f1!, 12);
+      expect(b.accuracy).toBeCloseTo(testMetrics[i]!.accuracy!, 12);
+      expect(b.auc).toBeCloseTo(testMetrics[i]!.rocAuc!, 12);
       expect(b.status).toBe('ok');
       expect(b.classes).toEqual(['down', 'up']);
       expect(b.positive_class).toBe('up');
@@ -95,7 +103,7 @@ describe('kiln bench on registry versions', () => {
       expect(b.latency!.median_ms).toBeGreaterThan(0);
       expect(b.latency!.p99_ms).toBeGreaterThanOrEqual(b.latency!.median_ms);
       expect(b.throughput!.rows_per_second).toBeGreaterThan(0);
-    }
+    });
     expect(r.performance_summary.max_f1_score).toBe(Math.max(...r.benchmarks.map((b) => b.f1_score!)));
     expect(r.performance_summary.target_achievement).toMatchObject({ f1_target: 0.5, models_meeting_f1_target: 2, max_latency_ms: 100, all_targets_met: true });
     expect(r.validation_data).toMatchObject({ rows: 3000, target: 'label', symbol: null });
@@ -129,7 +137,7 @@ describe('kiln bench on registry versions', () => {
   });
 
   it('passes against its own history when the quality is unchanged', () => {
-    const run = bench(['--models', 'registry:tiny', '--validation-data', DATA, '--target', 'label', '--history', out, '--output', path.join(tmp, 'r3.json'), ...FAST]);
+    const run = bench(['--models', 'registry:tiny', '--validation-data', TEST, '--target', 'label', '--history', out, '--output', path.join(tmp, 'r3.json'), ...FAST]);
     expect(run.code, run.stderr).toBe(0);
     const r3 = report(path.join(tmp, 'r3.json'));
     for (const rs of Object.values(r3.regressions)) for (const x of rs) expect(['latency_median_ms', 'throughput_rows_per_second']).toContain(x.metric);
