@@ -376,7 +376,7 @@ export async function runBenchmarks(opts: RunBenchOptions): Promise<RunBenchResu
   const data = await readValidationData(opts.validationData, opts);
   const receipt = await RunReceipt.start('bench', {
     config: { models: opts.models, thresholds, targets, warmup, repetitions, symbol: opts.symbol ?? null, target: data.target },
-    inputs: [opts.validationData, ...(opts.history !== undefined ? [opts.history] : [])],
+    inputs: [opts.validationData, ...(opts.history !== undefined ? [opts.history] : []), ...refs.map((r) => r.path).filter((f) => fs.existsSync(f))],
   });
   const benchmarks: BenchmarkEntry[] = [];
   for (const ref of refs) {

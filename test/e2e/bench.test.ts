@@ -114,6 +114,8 @@ describe('kiln bench on registry versions', () => {
     expect(receipt.command).toBe('bench');
     expect(receipt.status).toBe('ok');
     expect(receipt.runId).toBe(r.bench_id);
+    expect(receipt.inputs.map((i: { path: string }) => path.basename(i.path))).toEqual(['test.csv', 'model.json', 'model.json']);
+    expect(receipt.outputs[0].path).toBe(out);
     const rows = await listBenchmarks(path.join(home, 'kiln.duckdb'), { model: 'tiny@1' });
     const mine = rows.find((x) => x.benchId === r.bench_id)!;
     expect(mine.status).toBe('ok');
