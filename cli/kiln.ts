@@ -13,6 +13,7 @@ import { registerFeedback } from './commands/feedback.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerFeatures } from './commands/features.js';
 import { registerDrift } from './commands/drift.js';
+import { registerBench } from './commands/bench.js';
 import { KILN_VERSION } from '../src/index.js';
 
 /** Builds the `kiln` program with every verb registered. */
@@ -21,6 +22,8 @@ export function buildProgram(): Command {
     .description('kiln — fast, reproducible, auditable ML pipelines (native core, DuckDB data plane)')
     .version(KILN_VERSION)
     .showHelpAfterError('(run with --help for usage and examples)')
+    // Options belong to the verb they follow (kiln bench --json vs kiln bench perf --json).
+    .enablePositionalOptions()
     .exitOverride();
   program.addHelpText('after', '\nExamples:\n  $ kiln demo\n  $ kiln data inspect ../shared/datasets/adult/adult.data.csv --null "?"\n  $ kiln doctor --json\n');
   registerDemo(program);
@@ -35,6 +38,7 @@ export function buildProgram(): Command {
   registerMonitor(program);
   registerFeatures(program);
   registerDrift(program);
+  registerBench(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

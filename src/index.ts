@@ -74,3 +74,22 @@ export { FeatureDriftDetector, detectFeatureDrift, setBaseline, detectDrift, ben
 export { driftNumeric, driftSort, driftBinCounts, driftCounts, ksPValue, kolmogorovSf, chiSquareSf, MAX_DRIFT_BINS, type DriftNumericOptions, type NumericDriftArrays, type BinnedDriftArrays } from '../bindings/index.js';
 export { ModelMonitor, prometheusText, healthHtml, writeHealthReport, type ModelMonitorOptions, type PredictionUpdate, type HealthReport, type HealthStatus } from './monitor/health.js';
 export { monitorModel, type MonitorRunOptions } from './monitor/run.js';
+// Benchmark regression gates (src/evaluate): `kiln bench` model reports and `kiln bench perf` kernel timings.
+export {
+  resolveBenchModels, readValidationData, encodeLabelsForModel, benchmarkModel, measureLatency, runBenchmarks, benchMetrics,
+  type BenchModelRef, type ValidationReadOptions, type ValidationData, type ModelBenchOptions, type RunBenchOptions, type RunBenchResult,
+} from './evaluate/bench-models.js';
+export {
+  GATED_METRICS, relativeChange, worsening, compareBenchmark, compareWithHistory, targetAchievement, buildBenchReport, assertValidBenchReport, readBenchReport,
+  type BenchmarkEntry, type BenchReport, type LatencyStats, type ThroughputStats, type MetricDirection, type GatedMetric, type MetricRegression,
+  type RegressionThresholds, type BenchTargets, type TargetAchievement, type ValidationDataInfo, type BuildReportInput,
+} from './evaluate/bench-report.js';
+export {
+  quantile, median, bootstrapRatio, perfVerdict, measureInterleaved, comparePerf,
+  type BootstrapOptions, type RatioInterval, type PerfVerdict, type MeasureFn, type KernelComparison, type ComparePerfOptions, type PerfComparison,
+} from './evaluate/bench-stats.js';
+export {
+  PERF_KERNELS, buildPerfSuite, suiteMeasure, perfMachine, assertValidPerfResults, readPerfResults, writePerfResults, checkComparable, runPerf,
+  type PerfProfile, type PerfMachine, type PerfResults, type PerfKernel, type RunPerfOptions, type PerfRun,
+} from './evaluate/perf-suite.js';
+export { recordBenchmark, listBenchmarks, type BenchmarkRecord } from './train/store.js';

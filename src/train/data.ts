@@ -39,6 +39,16 @@ export function resolveSources(data: string, validData?: string, testData?: stri
   return { train: data, valid: check(validData, '--valid-data'), test: check(testData, '--test-data') };
 }
 
+/**
+ * The SQL condition selecting the rows of one entity: "BTC" selects "BTC" and pair symbols whose
+ * base is BTC ("BTC/USDT", "BTC-USD"); a full pair selects only itself.
+ */
+export function symbolFilterSql(entity: string, symbol: string): string {
+  const e = `CAST(${sqlIdent(entity)} AS VARCHAR)`;
+  const sym = sqlString(symbol);
+  return `(${e} = ${sym} OR regexp_extract(${e}, '^([^/:_-]+)[/:_-]', 1) = ${sym})`;
+}
+
 /** Reads a whole table (up to `rowLimit` rows, only rows of `symbol` or of pairs based on it when given) as one batch. */
 export async function readTable(file: string, cfg: TrainConfig, opts: { rowLimit?: number | null; signal?: AbortSignal } = {}): Promise<ColumnBatch> {
   const read: ReadOptions = { nullStrings: cfg.data.nullStrings, ...(cfg.data.delimiter ? { delimiter: cfg.data.delimiter } : {}) };
@@ -49,12 +59,7 @@ export async function readTable(file: string, cfg: TrainConfig, opts: { rowLimit
     if (target !== undefined && columns.some((p) => p.name === target && p.duckdbType === 'BOOLEAN')) read.textColumns = [target];
   }
   let sql = `SELECT * FROM ${sourceSql(file, read)}`;
-  if (cfg.data.symbol !== null) {
-    // "BTC" selects "BTC" and pair symbols whose base is BTC ("BTC/USDT", "BTC-USD"); a full pair selects only itself.
-    const e = `CAST(${sqlIdent(cfg.data.entity)} AS VARCHAR)`;
-    const sym = sqlString(cfg.data.symbol);
-    sql += ` WHERE ${e} = ${sym} OR regexp_extract(${e}, '^([^/:_-]+)[/:_-]', 1) = ${sym}`;
-  }
+  if (cfg.data.symbol !== null) sql += ` WHERE ${symbolFilterSql(cfg.data.entity, cfg.data.symbol)}`;
   const batches: ColumnBatch[] = [];
   try {
     for await (const b of scanQuery(sql, { batchSize: 262_144, ...(opts.rowLimit ? { limit: opts.rowLimit } : {}), context: { file } })) {

@@ -46,6 +46,10 @@ const SCHEMA = [
      model_sha256 VARCHAR, kiln_version VARCHAR, git_commit VARCHAR)`,
   'CREATE TABLE IF NOT EXISTS params (run_id VARCHAR, key VARCHAR, value VARCHAR)',
   'CREATE TABLE IF NOT EXISTS metrics (run_id VARCHAR, split VARCHAR, name VARCHAR, value DOUBLE)',
+  `CREATE TABLE IF NOT EXISTS benchmarks (bench_id VARCHAR, created_at TIMESTAMP, model VARCHAR, ref VARCHAR, model_sha256 VARCHAR,
+     status VARCHAR, error VARCHAR, data_path VARCHAR, data_sha256 VARCHAR, symbol VARCHAR, rows BIGINT, regressed BOOLEAN,
+     gate_passed BOOLEAN, kiln_version VARCHAR)`,
+  'CREATE TABLE IF NOT EXISTS benchmark_metrics (bench_id VARCHAR, model VARCHAR, name VARCHAR, value DOUBLE)',
 ];
 
 async function withStore<T>(file: string, fn: (conn: DuckDBConnection) => Promise<T>, create: boolean): Promise<T> {
@@ -126,6 +130,97 @@ function toRecord(r: Record<string, unknown>): RunRecord {
     kilnVersion: String(r.kiln_version),
     gitCommit: r.git_commit === null ? null : String(r.git_commit),
   };
+}
+
+/** One model's row of a recorded benchmark (table `benchmarks`) with its metrics (table `benchmark_metrics`). */
+export interface BenchmarkRecord {
+  benchId: string;
+  createdAt: string;
+  model: string;
+  ref: string;
+  modelSha256: string | null;
+  status: 'ok' | 'failed';
+  error: string | null;
+  dataPath: string;
+  dataSha256: string;
+  symbol: string | null;
+  rows: number | null;
+  regressed: boolean;
+  gatePassed: boolean;
+  kilnVersion: string;
+  metrics: Record<string, number>;
+}
+
+/** Records the models of one benchmark run in one transaction (replacing an earlier record of the same bench id). */
+export async function recordBenchmark(file: string, records: BenchmarkRecord[]): Promise<void> {
+  await withStore(
+    file,
+    async (conn) => {
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        for (const id of new Set(records.map((r) => r.benchId))) {
+          await conn.run('DELETE FROM benchmarks WHERE bench_id = $1', [id]);
+          await conn.run('DELETE FROM benchmark_metrics WHERE bench_id = $1', [id]);
+        }
+        for (const r of records) {
+          await conn.run('INSERT INTO benchmarks VALUES ($1, CAST($2 AS TIMESTAMP), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)', [
+            r.benchId, r.createdAt, r.model, r.ref, r.modelSha256, r.status, r.error, r.dataPath, r.dataSha256, r.symbol, r.rows, r.regressed, r.gatePassed, r.kilnVersion,
+          ]);
+          for (const [name, v] of Object.entries(r.metrics)) {
+            if (Number.isFinite(v)) await conn.run('INSERT INTO benchmark_metrics VALUES ($1, $2, $3, $4)', [r.benchId, r.model, name, v]);
+          }
+        }
+        await conn.run('COMMIT');
+      } catch (err) {
+        await conn.run('ROLLBACK');
+        throw err;
+      }
+    },
+    true,
+  );
+}
+
+/** Recorded benchmarks, newest first (of one model when given), each with its metrics. */
+export async function listBenchmarks(file: string, opts: { model?: string; limit?: number } = {}): Promise<BenchmarkRecord[]> {
+  return withStore(
+    file,
+    async (conn) => {
+      const limit = Math.max(1, Math.trunc(opts.limit ?? 100));
+      const rows = (
+        opts.model === undefined
+          ? await conn.runAndReadAll(`SELECT * FROM benchmarks ORDER BY created_at DESC, bench_id, model LIMIT ${limit}`)
+          : await conn.runAndReadAll(`SELECT * FROM benchmarks WHERE model = $1 ORDER BY created_at DESC, bench_id LIMIT ${limit}`, [opts.model])
+      ).getRowObjectsJS();
+      const out: BenchmarkRecord[] = [];
+      for (const r of rows) {
+        const metrics = Object.fromEntries(
+          (await conn.runAndReadAll('SELECT name, value FROM benchmark_metrics WHERE bench_id = $1 AND model = $2 ORDER BY name', [String(r.bench_id), String(r.model)]))
+            .getRowObjectsJS()
+            .map((m) => [String(m.name), Number(m.value)]),
+        );
+        const ts = r.created_at instanceof Date ? r.created_at.toISOString() : new Date(`${String(r.created_at).replace(' ', 'T')}Z`).toISOString();
+        out.push({
+          benchId: String(r.bench_id),
+          createdAt: ts,
+          model: String(r.model),
+          ref: String(r.ref),
+          modelSha256: r.model_sha256 === null ? null : String(r.model_sha256),
+          status: r.status === 'ok' ? 'ok' : 'failed',
+          error: r.error === null ? null : String(r.error),
+          dataPath: String(r.data_path),
+          dataSha256: String(r.data_sha256),
+          symbol: r.symbol === null ? null : String(r.symbol),
+          rows: r.rows === null ? null : Number(r.rows),
+          regressed: Boolean(r.regressed),
+          gatePassed: Boolean(r.gate_passed),
+          kilnVersion: String(r.kiln_version),
+          metrics,
+        });
+      }
+      return out;
+    },
+    false,
+  );
 }
 
 /** Runs, newest first, each with its headline metrics (test split, else valid). */

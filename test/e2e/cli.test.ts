@@ -15,7 +15,7 @@ afterAll(() => rmTemp(dir));
 describe('kiln CLI', () => {
   it('every verb has --help with an example', () => {
     const verbs = [[], ['demo'], ['doctor'], ['ingest'], ['data', 'inspect'], ['data', 'snapshot'], ['data', 'versions'], ['data', 'show'], ['manifest', 'create'], ['manifest', 'scan'], ['manifest', 'validate'], ['manifest', 'check'],
-      ['features'], ['train'], ['reproduce'], ['runs'], ['runs', 'list'], ['runs', 'show'], ['predict'], ['feedback', 'merge'], ['monitor'], ['drift']];
+      ['features'], ['train'], ['reproduce'], ['runs'], ['runs', 'list'], ['runs', 'show'], ['predict'], ['feedback', 'merge'], ['monitor'], ['drift'], ['bench'], ['bench', 'perf']];
     // Every top-level verb the program lists is covered here.
     const top = kiln(['--help']).stdout.split('Commands:')[1]!.split('\n').map((l) => /^  (\w[\w-]*)/.exec(l)?.[1]).filter((v): v is string => v !== undefined && v !== 'help');
     expect(top.filter((v) => !verbs.some((x) => x[0] === v))).toEqual([]);
