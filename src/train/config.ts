@@ -178,9 +178,9 @@ export function resolveTrainConfig(file: TrainConfigFile, flags: TrainFlags, hav
   return cfg;
 }
 
-/** The run name: the configured one, else the data file's stem (letters, digits, _ . - only). */
+/** The run name: the configured one, else the data file's stem or the features folder's name (letters, digits, _ . - only). */
 export function runNameFor(cfg: TrainConfig, dataPath: string): string {
   if (cfg.name) return cfg.name;
-  const stem = path.basename(dataPath).replace(/\.(csv|tsv|parquet|ndjson|jsonl|json)(\.gz)?$/i, '').replace(/[^A-Za-z0-9_.-]+/g, '_');
+  const stem = path.basename(path.resolve(dataPath)).replace(/\.(csv|tsv|parquet|ndjson|jsonl|json)(\.gz)?$/i, '').replace(/[^A-Za-z0-9_.-]+/g, '_');
   return (stem.replace(/^[^A-Za-z0-9]+/, '') || 'run').slice(0, 64);
 }

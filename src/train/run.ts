@@ -183,7 +183,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const featureSchema = featureSchemaBeside(sources.train);
   const cfg = resolveTrainConfig(withFeatureSchemaDefaults(fileCfg, featureSchema), opts.flags ?? {}, sources.test !== null);
   if (opts.register !== undefined) checkRegistryName(opts.register);
-  const name = runNameFor(cfg, sources.train);
+  const name = runNameFor(cfg, opts.data);
   const inputs = [sources.train, sources.valid, sources.test].filter((f): f is string => f !== null);
   const receipt = await RunReceipt.start('train', { config: cfg, inputs: [...inputs, ...(typeof opts.config === 'string' ? [opts.config] : [])] });
   const runId = opts.runId ?? receipt.runId;

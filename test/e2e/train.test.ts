@@ -277,6 +277,20 @@ describe('kiln train on kiln features output (crypto, seed 004 CLI shape)', () =
   }, 120_000);
 });
 
+describe('the quickstart events example, end to end', () => {
+  it('features with --stream and validation, then a tiny logistic regression with --row-limit 500', async () => {
+    const features = path.join(tmp, 'quickstart-features');
+    const f = await kiln(['features', path.join('examples', 'quickstart-events', 'events.parquet'), '--spec', path.join('examples', 'quickstart-events', 'features.yaml'), '--out-dir', features, '--stream', '--validate-in', '--validate-out', '--validate-limit', '500'], { env });
+    expect(f.code, f.stderr).toBe(0);
+    const r = await train(['--data', features, '--model', 'logreg', '--row-limit', '500']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary!.name).toBe('quickstart-features');
+    expect(r.summary!.rows.train + r.summary!.rows.valid + r.summary!.rows.test).toBe(400);
+    expect(JSON.parse(fs.readFileSync(r.summary!.model, 'utf8')).kind).toBe('linear');
+    expect(r.summary!.metrics.test!.rocAuc).toBeGreaterThan(0.9);
+  }, 120_000);
+});
+
 describe('kiln train --model stack', () => {
   it('writes one stack model file whose probabilities come from its members', async () => {
     const small = path.join(tmp, 'adult-stack.csv');
