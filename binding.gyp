@@ -38,6 +38,7 @@
         'native/gbdt/gbdt.cc',
         'native/gbdt/predict.cc',
         'native/hashing/text_hash.cc',
+        'native/features/rolling.cc',
         'native/napi/addon.cc',
         'native/napi/errors.cc',
         'native/napi/binning_worker.cc',
@@ -46,6 +47,7 @@
         'native/napi/linear_worker.cc',
         'native/napi/mlp_worker.cc',
         'native/napi/hashing_worker.cc',
+        'native/napi/rolling_worker.cc',
       ],
       'include_dirs': [
         '<!(node -p "require(\'node-addon-api\').include_dir")',
