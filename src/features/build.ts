@@ -190,6 +190,7 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
       native = await runNativeStage(c, spec, rel, inputColumns, plan, {
         mode: 'build',
         threads,
+        batchSize: opts.batchSize,
         seriesError: () => seriesError(c, spec, rel, inputColumns),
         checkCancelled: () => checkCancelled(opts.signal),
       });
