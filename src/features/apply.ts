@@ -91,6 +91,7 @@ export async function applyFeatures(batch: ColumnBatch, featureSchema: FeatureSc
   const table = `__apply_${process.pid}_${++tableCounter}`;
   const conn: DuckDBConnection = await (await db()).connect();
   let dropNative: (() => Promise<void>) | null = null;
+  let appendConn: DuckDBConnection | null = null;
   try {
     const cols = schema.inputColumns.map((ic) => batch.column(ic.name));
     try {
@@ -112,7 +113,7 @@ export async function applyFeatures(batch: ColumnBatch, featureSchema: FeatureSc
       const spec = schema.spec;
       const native = await runNativeStage(conn, spec, rel, columns, plan, {
         mode: 'apply',
-        temp: true,
+        appendConn: (appendConn = await (await db()).connect()),
         threads: 1,
         batchSize: Math.max(1, Math.min(65_536, batch.numRows)),
         seriesError: async () => {
@@ -142,6 +143,7 @@ export async function applyFeatures(batch: ColumnBatch, featureSchema: FeatureSc
       await dropNative?.();
       await conn.run(`DROP TABLE IF EXISTS temp.main.${q(table)}`);
     } finally {
+      appendConn?.closeSync();
       conn.closeSync();
     }
   }

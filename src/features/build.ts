@@ -152,6 +152,7 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
   await fsp.mkdir(workDir);
   let instance: DuckDBInstance | null = null;
   let conn: DuckDBConnection | null = null;
+  let appendConn: DuckDBConnection | null = null;
   const onAbort = (): void => conn?.interrupt();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -189,6 +190,7 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
     if (plan) {
       native = await runNativeStage(c, spec, rel, inputColumns, plan, {
         mode: 'build',
+        appendConn: (appendConn = await instance.connect()),
         threads,
         batchSize: opts.batchSize,
         seriesError: () => seriesError(c, spec, rel, inputColumns),
@@ -326,6 +328,8 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
     await writeReceipt(record, path.join(stageDir, 'features'));
 
     progress({ stage: 'publish', detail: outDir });
+    appendConn?.closeSync();
+    appendConn = null;
     conn.closeSync();
     conn = null;
     instance.closeSync();
@@ -349,6 +353,7 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     try {
+      appendConn?.closeSync();
       conn?.closeSync();
       instance?.closeSync();
     } catch {

@@ -162,10 +162,15 @@ export async function runNativeStage(
   rel: InputRelation,
   inputColumns: InputColumn[],
   plan: NativePlan,
-  opts: { mode: 'build' | 'apply'; batchSize?: number; threads?: number; temp?: boolean; seriesError: () => Promise<KilnError | null>; checkCancelled?: () => void },
+  opts: {
+    mode: 'build' | 'apply';
+    /** A second connection of the same instance for the appender (a query on the streaming connection would end its stream). */
+    appendConn: DuckDBConnection;
+    batchSize?: number;
+    threads?: number;
+    seriesError: () => Promise<KilnError | null>; checkCancelled?: () => void },
 ): Promise<NativeStage> {
   const id = `${process.pid}_${++stageCounter}`;
-  const tmp = opts.temp ? 'TEMP ' : '';
   const preT = `__kiln_pre_${id}`;
   const dictT = `__kiln_dict_${id}`;
   const natT = `__kiln_nat_${id}`;
@@ -183,12 +188,12 @@ export async function runNativeStage(
     // unless the stage is direct: materialise it then (a direct stage reads its sources twice instead).
     let preRel = `(${preSql})`;
     if (!plan.direct) {
-      await exec(conn, `CREATE ${tmp}TABLE ${q(preT)} AS ${preSql}`, { stage: 'compute features' });
+      await exec(conn, `CREATE TABLE ${q(preT)} AS ${preSql}`, { stage: 'compute features' });
       created.push(preT);
       preRel = q(preT);
     }
     if (entity) {
-      await exec(conn, `CREATE ${tmp}TABLE ${q(dictT)} AS SELECT e, CAST(row_number() OVER (ORDER BY e) - 1 AS INTEGER) AS __eid FROM (SELECT DISTINCT ${q(entity)} AS e FROM ${preRel})`, { stage: 'compute features' });
+      await exec(conn, `CREATE TABLE ${q(dictT)} AS SELECT e, CAST(row_number() OVER (ORDER BY e) - 1 AS INTEGER) AS __eid FROM (SELECT DISTINCT ${q(entity)} AS e FROM ${preRel})`, { stage: 'compute features' });
       created.push(dictT);
     }
     const ids = new Map<string, number>();
@@ -226,9 +231,9 @@ export async function runNativeStage(
       };
     });
     const handle = rollingCreate(features, plan.inputs.length);
-    await exec(conn, `CREATE ${tmp}TABLE ${q(natT)} (__t TIMESTAMP, __eid INTEGER, ${ROW_ID} BIGINT${plan.native.map((_, i) => `, __f${i} DOUBLE`).join('')})`, { stage: 'compute features' });
+    await exec(conn, `CREATE TABLE ${q(natT)} (__t TIMESTAMP, __eid INTEGER, ${ROW_ID} BIGINT${plan.native.map((_, i) => `, __f${i} DOUBLE`).join('')})`, { stage: 'compute features' });
     created.push(natT);
-    const app = await conn.createAppender(natT, opts.temp ? 'main' : null, opts.temp ? 'temp' : null);
+    const app = await opts.appendConn.createAppender(natT);
     const appender = new ResultAppender(plan.native.length);
     const eidExpr = entity ? 'd.__eid' : 'CAST(0 AS INTEGER)';
     const join = entity ? ` JOIN ${q(dictT)} AS d ON p.${q(entity)} IS NOT DISTINCT FROM d.e` : '';
@@ -236,6 +241,7 @@ export async function runNativeStage(
       `SELECT p.${q(time)} AS __t, ${eidExpr} AS __eid, p.${ROW_ID} AS ${ROW_ID}${plan.inputs.map((c, i) => `, CAST(p.${q(c)} AS DOUBLE) AS __x${i}`).join('')} ` +
       `FROM ${preRel} AS p${join} ORDER BY p.${q(time)}, __eid, p.${ROW_ID}`;
     let rows = 0;
+    let scanned = 0;
     const feed = async (r: RollingResult): Promise<void> => {
       appender.append(app, r);
       rows += r.rows;
@@ -243,6 +249,7 @@ export async function runNativeStage(
     try {
       for await (const b of scanConnection(conn, stream, { batchSize: opts.batchSize ?? 65_536, context: { stage: 'compute features' } })) {
         opts.checkCancelled?.();
+        scanned += b.numRows;
         const t = b.column('__t');
         const inputs = plan.inputs.map((_, i) => b.column(`__x${i}`));
         const r = await rollingProcess(
@@ -263,6 +270,8 @@ export async function runNativeStage(
       }
       await feed(await rollingProcess(handle, { rows: 0, time: new BigInt64Array(0), timeValidity: null, entity: new Int32Array(0), rowId: new BigInt64Array(0), inputs: plan.inputs.map(() => new Float64Array(0)), validity: plan.inputs.map(() => null) }, true, opts.threads ?? 0));
       app.closeSync();
+      const stored = Number((await conn.runAndReadAll(`SELECT count(*) FROM ${q(natT)}`)).getRows()[0]![0]);
+      if (rows !== scanned || stored !== rows) throw new KilnError('E_INTERNAL', `native features: ${scanned} rows read, ${rows} computed, ${stored} stored`);
     } catch (err) {
       try {
         app.closeSync();
