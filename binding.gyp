@@ -46,6 +46,7 @@
         'native/hashing/text_hash.cc',
         'native/drift/drift.cc',
         'native/drift/ks_distribution.cc',
+        'native/features/rolling.cc',
         'native/napi/addon.cc',
         'native/napi/errors.cc',
         'native/napi/binning_worker.cc',
@@ -55,6 +56,7 @@
         'native/napi/mlp_worker.cc',
         'native/napi/hashing_worker.cc',
         'native/napi/drift_worker.cc',
+        'native/napi/rolling_worker.cc',
       ],
       'include_dirs': [
         '<!(node -p "require(\'node-addon-api\').include_dir")',

@@ -37,6 +37,10 @@ import type {
   RawTextHashOptions,
   RawNumericDrift,
   RawBinnedDrift,
+  RawRollingBatch,
+  RawRollingFeature,
+  RawRollingHandle,
+  RawRollingResult,
 } from './native.js';
 
 /** Bin code of missing (NaN) values; value bins are 0..254. */
@@ -747,6 +751,35 @@ export async function textHash(column: { values: Uint8Array; offsets: Int32Array
     for (let i = 0; i < idf.length; i++) if (idf[i]! < 0) throw inputError(op, `options.idf[${i}] must be >= 0`);
   }
   return loadAddon().textHash(column.values, column.offsets, column.validity, raw, idf);
+}
+
+/** Streaming window/lag/cross feature state (see rollingCreate). */
+export type RollingHandle = RawRollingHandle;
+export type { RawRollingFeature as RollingFeature, RawRollingBatch as RollingBatch, RawRollingResult as RollingResult };
+
+/**
+ * Creates the state of the streaming window kernel: per-entity windows of `features` over
+ * `numInputs` double input columns (and earlier features' outputs), kept across batches.
+ */
+export function rollingCreate(features: RawRollingFeature[], numInputs: number): RollingHandle {
+  const op = 'rollingCreate';
+  if (!Array.isArray(features)) throw inputError(op, `features must be an array (got ${typeName(features)})`);
+  checkInt(op, 'numInputs', numInputs, 0, 4096);
+  features.forEach((f, i) => {
+    if (!(f.input < numInputs + i)) throw inputError(op, `features[${i}].input ${f.input} must name an input column or an earlier feature`);
+  });
+  return loadAddon().rollingCreate(features, numInputs);
+}
+
+/**
+ * Feeds one batch (rows ordered by time, then entity id) to the kernel off the JS thread and
+ * resolves with the rows it finished. Pass final = true with the last batch (it may be empty).
+ */
+export function rollingProcess(handle: RollingHandle, batch: RawRollingBatch, final: boolean, numThreads = 0): Promise<RawRollingResult> {
+  const op = 'rollingProcess';
+  checkInt(op, 'numThreads', numThreads, 0, MAX_THREADS);
+  if (batch.inputs.length !== batch.validity.length) throw inputError(op, 'batch.inputs and batch.validity must have the same length');
+  return loadAddon().rollingProcess(handle, batch, final, numThreads);
 }
 
 /** The normalised text of a string as textHash sees it (tokens joined by one space). */

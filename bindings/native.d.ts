@@ -295,6 +295,48 @@ export interface RawTrainResult {
   earlyStopped: boolean;
 }
 
+/** Handle of a streaming window state (rollingCreate). */
+export type RawRollingHandle = { readonly __brand: 'KilnRolling' };
+/** Window / lag / cross feature functions of the streaming kernel. */
+export type RawRollingFn = 'mean' | 'std' | 'min' | 'max' | 'sum' | 'zscore' | 'pct_change' | 'momentum' | 'volatility' | 'lag' | 'correlation' | 'spread' | 'ratio';
+/** One feature of rollingCreate (all fields required at this level). */
+export interface RawRollingFeature {
+  name: string;
+  fn: RawRollingFn;
+  /** Input column index (< numInputs) or numInputs + index of an earlier feature. */
+  input: number;
+  /** true: windowUs microseconds, (t - w, t] (exclusive: [t - w, t)); false: windowRows rows. */
+  timeWindow: boolean;
+  windowUs: number;
+  /** Rows of a row window; periods of pct_change and lag. */
+  windowRows: number;
+  exclusive: boolean;
+  minPeriods: number;
+  /** Cross features: entity id + 1 of the left / right series (0: absent). */
+  left: number;
+  right: number;
+}
+/** One batch of rollingProcess, ordered by (time, entity id). */
+export interface RawRollingBatch {
+  rows: number;
+  time: BigInt64Array;
+  timeValidity: Uint8Array | null;
+  /** Dense entity ids (>= 0) numbered in the entity sort order. */
+  entity: Int32Array;
+  rowId: BigInt64Array | null;
+  inputs: Float64Array[];
+  validity: Array<Uint8Array | null>;
+}
+/** Rows finished by rollingProcess: pass-through keys, one value column and LSB validity bitmap per feature. */
+export interface RawRollingResult {
+  rows: number;
+  time: BigInt64Array;
+  entity: Int32Array;
+  rowId: BigInt64Array | null;
+  values: Float64Array[];
+  validity: Uint8Array[];
+}
+
 /** Options of textHash (all required at this level). */
 export interface RawTextHashOptions {
   /** Rows of the string column, integer in [0, 2^31-2]; offsets has rows + 1 entries. */
@@ -434,6 +476,13 @@ export interface NativeAddon {
    * returned) into bucket counts, times idf (2^bits weights) when given, L2-normalised with l2.
    */
   textHash(bytes: Uint8Array, offsets: Int32Array, validity: Uint8Array | null, options: RawTextHashOptions, idf: Float64Array | null): Promise<RawSparseRows>;
+  /** Creates streaming window/lag/cross feature state over numInputs double columns. */
+  rollingCreate(features: RawRollingFeature[], numInputs: number): RawRollingHandle;
+  /**
+   * Consumes a batch (borrowed until the promise settles); resolves with the rows finished so far
+   * (rows of the last time are held back when cross features exist, unless final).
+   */
+  rollingProcess(handle: RawRollingHandle, batch: RawRollingBatch, final: boolean, numThreads: number): Promise<RawRollingResult>;
   /** The normalised text of a string: lowercase ASCII tokens joined by one space. */
   normalizeText(text: string): string;
   /** MurmurHash3_x86_32 of the bytes (unsigned). */

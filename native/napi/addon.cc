@@ -54,6 +54,9 @@ Napi::Value DriftCountsSyncJs(const Napi::CallbackInfo& info);
 Napi::Value KsPValueSyncJs(const Napi::CallbackInfo& info);
 Napi::Value KolmogorovSfSyncJs(const Napi::CallbackInfo& info);
 Napi::Value ChiSquareSfSyncJs(const Napi::CallbackInfo& info);
+// Defined in rolling_worker.cc.
+Napi::Value RollingCreateJs(const Napi::CallbackInfo& info);
+Napi::Value RollingProcessJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -83,6 +86,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   GetAddonData(env);
   exports.Set("fitBins", Napi::Function::New(env, FitBinsJs, "fitBins"));
   exports.Set("applyBins", Napi::Function::New(env, ApplyBinsJs, "applyBins"));
+  exports.Set("rollingCreate", Napi::Function::New(env, RollingCreateJs, "rollingCreate"));
+  exports.Set("rollingProcess", Napi::Function::New(env, RollingProcessJs, "rollingProcess"));
   exports.Set("scanOpen", Napi::Function::New(env, ScanOpenJs, "scanOpen"));
   exports.Set("scanNext", Napi::Function::New(env, ScanNextJs, "scanNext"));
   exports.Set("scanClose", Napi::Function::New(env, ScanCloseJs, "scanClose"));

@@ -7,7 +7,8 @@ import { duckdbError } from '../io/duckdb.js';
 import { sqlIdent as q } from '../io/formats.js';
 import { scanConnection } from '../io/scan.js';
 import { encodeBatch, type FittedEncoder, type UnseenCounts } from './encode.js';
-import { compileStage, type InputColumn } from './plan.js';
+import { compileStage, needsOrderedSeries, seriesCheckSql, type InputColumn, type StagePlan } from './plan.js';
+import { planNative, runNativeStage, type FeatureEngine } from './native.js';
 import { assertValidFeatureSchema, readFeatureSchema, type FeatureSchema } from './schema-doc.js';
 
 let applyDb: Promise<DuckDBInstance> | null = null;
@@ -66,6 +67,8 @@ function appendValue(app: DuckDBAppender, batch: ColumnBatch, c: Column, i: numb
 export interface ApplyFeaturesOptions {
   /** Unseen category values are counted here, per feature. */
   unseen?: UnseenCounts;
+  /** Engine of window, lag and cross features (as buildFeatures; default native where it applies). */
+  engine?: FeatureEngine;
 }
 
 /**
@@ -87,6 +90,8 @@ export async function applyFeatures(batch: ColumnBatch, featureSchema: FeatureSc
   for (const f of schema.features) if (f.encoder) encoders[f.name] = f.encoder;
   const table = `__apply_${process.pid}_${++tableCounter}`;
   const conn: DuckDBConnection = await (await db()).connect();
+  let dropNative: (() => Promise<void>) | null = null;
+  let appendConn: DuckDBConnection | null = null;
   try {
     const cols = schema.inputColumns.map((ic) => batch.column(ic.name));
     try {
@@ -101,7 +106,27 @@ export async function applyFeatures(batch: ColumnBatch, featureSchema: FeatureSc
       throw duckdbError(err, { stage: 'applyFeatures' });
     }
     const columns: InputColumn[] = cols.map((c) => ({ name: c.name, type: DUCK_TYPE[c.type] }));
-    const stage = compileStage(schema.spec, { ctes: [], select: `SELECT * FROM temp.main.${q(table)}` }, columns, { mode: 'apply' });
+    const rel = { ctes: [], select: `SELECT * FROM temp.main.${q(table)}` };
+    const plan = opts.engine === 'sql' ? null : planNative(schema.spec, columns);
+    let stage: StagePlan;
+    if (plan) {
+      const spec = schema.spec;
+      const native = await runNativeStage(conn, spec, rel, columns, plan, {
+        mode: 'apply',
+        appendConn: (appendConn = await (await db()).connect()),
+        threads: 1,
+        batchSize: Math.max(1, Math.min(65_536, batch.numRows)),
+        seriesError: async () => {
+          if (!needsOrderedSeries(spec)) return null;
+          const found = (await conn.runAndReadAll(seriesCheckSql(spec, rel, columns))).getRows();
+          return found.length ? new KilnError('E_VALIDATION', `applyFeatures: rows need one row per entity and time with a time on every row (first problem at row ${String(found[0]![found[0]!.length - 2])})`) : null;
+        },
+      });
+      stage = native;
+      dropNative = native.drop;
+    } else {
+      stage = compileStage(schema.spec, rel, columns, { mode: 'apply' });
+    }
     const parts: ColumnBatch[] = [];
     let firstRow = 1;
     const keys = [schema.entity, schema.time].filter(Boolean) as string[];
@@ -115,8 +140,10 @@ export async function applyFeatures(batch: ColumnBatch, featureSchema: FeatureSc
     throw new KilnError('E_INTERNAL', 'applyFeatures: the stage returned more rows than it was given');
   } finally {
     try {
+      await dropNative?.();
       await conn.run(`DROP TABLE IF EXISTS temp.main.${q(table)}`);
     } finally {
+      appendConn?.closeSync();
       conn.closeSync();
     }
   }

@@ -22,6 +22,7 @@ import { buildInputRelation, compileStage, isEncoded, needsOrderedSeries, number
 import { FEATURE_SCHEMA_KIND, assertValidFeatureSchema, type ColumnStats, type FeatureSchema, type FeatureSchemaColumn } from './schema-doc.js';
 import { loadSpec, validateSpec, SPLIT_COLUMN, type FeatureSpec } from './spec.js';
 import { validateInput, validateOutputFile } from './checks.js';
+import { planNative, runNativeStage, type FeatureEngine, type NativeStage } from './native.js';
 
 /** Options of buildFeatures. */
 export interface BuildFeaturesOptions {
@@ -46,6 +47,11 @@ export interface BuildFeaturesOptions {
   threads?: number;
   /** The spec's file (recorded as an input of the receipt); set by buildFeatures(path). */
   specFile?: string;
+  /**
+   * Engine of window, lag and cross features: 'native' (the streaming kernel; the default where it
+   * applies) or 'sql' (DuckDB window functions, the reference implementation).
+   */
+  engine?: FeatureEngine;
   /** One call per stage, in order. */
   onProgress?: (p: { stage: string; detail?: string }) => void;
   signal?: AbortSignal;
@@ -146,6 +152,7 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
   await fsp.mkdir(workDir);
   let instance: DuckDBInstance | null = null;
   let conn: DuckDBConnection | null = null;
+  let appendConn: DuckDBConnection | null = null;
   const onAbort = (): void => conn?.interrupt();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -171,23 +178,33 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
       checkCancelled(opts.signal);
     }
 
-    if (needsOrderedSeries(spec)) {
-      const found = await rows(c, seriesCheckSql(spec, rel, inputColumns));
-      if (found.length) {
-        const r = found[0]!;
-        const keys = [spec.entity, spec.time].filter(Boolean) as string[];
-        const where = keys.map((k, i) => `${k}=${String(r[i + 1])}`).join(', ');
-        const row = Number(r[keys.length + 1]);
-        if (r[0] === 'null_time') throw new KilnError('E_VALIDATION', `column ${spec.time} is missing at input row ${row}: window, lag and cross features need a time on every row`, { column: spec.time, row });
-        throw new KilnError('E_VALIDATION', `${Number(r[keys.length + 2])} rows share ${where} (first at input row ${row}): window, lag and cross features need one row per entity and time; add dedupe: [${keys.join(', ')}]`, { column: spec.time, row });
-      }
+    const plan = opts.engine === 'sql' ? null : planNative(spec, inputColumns);
+    if (opts.engine === 'native' && !plan) throw new KilnError('E_USAGE', 'engine native: this spec has no window, lag or cross features the native engine can compute');
+    if (!plan && needsOrderedSeries(spec)) {
+      const found = await seriesError(c, spec, rel, inputColumns);
+      if (found) throw found;
     }
-
-    progress({ stage: 'compute features' });
-    const stage = compileStage(spec, rel, inputColumns, { mode: 'build' });
-    await run(c, `CREATE TABLE staged AS ${stage.sql}`, { stage: 'compute features' });
-    const inputRows = Number((await rows(c, `SELECT count(*) FROM (${relationSql(rel)})`))[0]![0]);
+    progress({ stage: 'compute features', detail: plan ? 'native' : 'sql' });
+    let native: NativeStage | null = null;
+    let stage;
+    if (plan) {
+      native = await runNativeStage(c, spec, rel, inputColumns, plan, {
+        mode: 'build',
+        appendConn: (appendConn = await instance.connect()),
+        threads,
+        batchSize: opts.batchSize,
+        seriesError: () => seriesError(c, spec, rel, inputColumns),
+        checkCancelled: () => checkCancelled(opts.signal),
+      });
+      stage = native;
+      // A direct native stage is already materialised in its order: a view over it is enough.
+      await run(c, `CREATE ${plan.direct ? 'VIEW' : 'TABLE'} staged AS ${stage.sql}`, { stage: 'compute features' });
+    } else {
+      stage = compileStage(spec, rel, inputColumns, { mode: 'build' });
+      await run(c, `CREATE TABLE staged AS ${stage.sql}`, { stage: 'compute features' });
+    }
     const total = Number((await rows(c, 'SELECT count(*) FROM staged'))[0]![0]);
+    const inputRows = native && !spec.dedupe?.length ? total : Number((await rows(c, `SELECT count(*) FROM (${relationSql(rel)})`))[0]![0]);
     checkCancelled(opts.signal);
 
     const splitNames: string[] = spec.split ? [...SPLITS] : ['features'];
@@ -311,6 +328,8 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
     await writeReceipt(record, path.join(stageDir, 'features'));
 
     progress({ stage: 'publish', detail: outDir });
+    appendConn?.closeSync();
+    appendConn = null;
     conn.closeSync();
     conn = null;
     instance.closeSync();
@@ -334,6 +353,7 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     try {
+      appendConn?.closeSync();
       conn?.closeSync();
       instance?.closeSync();
     } catch {
@@ -342,6 +362,18 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
     await fsp.rm(workDir, { recursive: true, force: true });
     await fsp.rm(stageDir, { recursive: true, force: true });
   }
+}
+
+/** The first duplicated (entity, time) or missing time of the input as an E_VALIDATION error, or null. */
+async function seriesError(c: DuckDBConnection, spec: FeatureSpec, rel: InputRelation, inputColumns: InputColumn[]): Promise<KilnError | null> {
+  const found = await rows(c, seriesCheckSql(spec, rel, inputColumns));
+  if (!found.length) return null;
+  const r = found[0]!;
+  const keys = [spec.entity, spec.time].filter(Boolean) as string[];
+  const where = keys.map((k, i) => `${k}=${String(r[i + 1])}`).join(', ');
+  const row = Number(r[keys.length + 1]);
+  if (r[0] === 'null_time') return new KilnError('E_VALIDATION', `column ${spec.time} is missing at input row ${row}: window, lag and cross features need a time on every row`, { column: spec.time, row });
+  return new KilnError('E_VALIDATION', `${Number(r[keys.length + 2])} rows share ${where} (first at input row ${row}): window, lag and cross features need one row per entity and time; add dedupe: [${keys.join(', ')}]`, { column: spec.time, row });
 }
 
 async function hasRows(conn: DuckDBConnection, from: string): Promise<boolean> {

@@ -80,8 +80,16 @@ function featureDeps(spec: FeatureSpec, f: FeatureDef, names: Set<string>): stri
 
 /** Options of the stage compiler. */
 export interface StageOptions {
-  /** 'build' adds the label and split columns; 'apply' orders rows as they came in. */
-  mode: 'build' | 'apply';
+  /**
+   * 'build' adds the label and split columns; 'apply' orders rows as they came in; 'relation'
+   * yields every column of the last layer (input columns, __rid, features), unordered (the input
+   * of the native window engine).
+   */
+  mode: 'build' | 'apply' | 'relation';
+  /** Features already present as columns of the input relation (computed by the native engine). */
+  precomputed?: ReadonlySet<string>;
+  /** The input relation already carries __rid, deduped rows and a TIMESTAMP time column. */
+  hasRowId?: boolean;
 }
 
 /** The compiled stage: its SQL and its output columns (in order). */
@@ -172,19 +180,19 @@ export function timestampExpr(column: string, type: string): string {
  * label and split. Rows come out ordered by time, entity and row id (build) or by row id (apply).
  */
 export function compileStage(spec: FeatureSpec, rel: InputRelation, inputColumns: InputColumn[], opts: StageOptions): StagePlan {
-  const ctes = [...rel.ctes, `__in AS (${rel.select})`, `__num AS (SELECT *, row_number() OVER () AS ${ROW_ID} FROM __in)`];
+  const ctes = [...rel.ctes, `__in AS (${rel.select})`, opts.hasRowId ? `__num AS (SELECT * FROM __in)` : `__num AS (SELECT *, row_number() OVER () AS ${ROW_ID} FROM __in)`];
   const types = new Map(inputColumns.map((c) => [c.name, c.type]));
   let baseSelect = 'SELECT *';
   if (spec.time) {
     const t = types.get(spec.time);
     if (t === undefined) throw new KilnError('E_VALIDATION', `input has no column "${spec.time}" (the spec's time); input columns: ${[...types.keys()].join(', ')}`, { column: spec.time });
-    if (t.toUpperCase() !== 'TIMESTAMP') baseSelect = `SELECT * REPLACE (${timestampExpr(spec.time, t)} AS ${q(spec.time)})`;
+    if (t.toUpperCase() !== 'TIMESTAMP' && !opts.hasRowId) baseSelect = `SELECT * REPLACE (${timestampExpr(spec.time, t)} AS ${q(spec.time)})`;
   }
-  const dedupe = spec.dedupe?.length ? ` QUALIFY row_number() OVER (PARTITION BY ${spec.dedupe.map(q).join(', ')} ORDER BY ${ROW_ID}) = 1` : '';
+  const dedupe = spec.dedupe?.length && !opts.hasRowId ? ` QUALIFY row_number() OVER (PARTITION BY ${spec.dedupe.map(q).join(', ')} ORDER BY ${ROW_ID}) = 1` : '';
   ctes.push(`__l0 AS (${baseSelect} FROM __num${dedupe})`);
 
   // Layering: a feature goes one layer above the features it reads; volatility needs a helper below it.
-  const sqlFeatures = spec.features.filter((f) => !isEncoded(f));
+  const sqlFeatures = spec.features.filter((f) => !isEncoded(f) && !opts.precomputed?.has(f.name));
   const names = new Set(sqlFeatures.map((f) => f.name));
   const layer = new Map<string, number>();
   const helperOf = new Map<string, string>();
@@ -261,6 +269,7 @@ export function compileStage(spec: FeatureSpec, rel: InputRelation, inputColumns
     ctes.push(`__l${k} AS (SELECT __p.*${exprs.length ? ', ' + exprs.join(', ') : ''} FROM __l${k - 1} AS __p ${joins.join(' ')})`);
   }
   let last = `__l${top}`;
+  if (opts.mode === 'relation') return { sql: `WITH ${ctes.join(',\n  ')}\nSELECT * FROM ${last}`, columns: [], encoderInputs: {} };
   const keys = [spec.entity, spec.time].filter((c): c is string => Boolean(c));
   const columns: string[] = [...keys];
   const encoderInputs: Record<string, string> = {};
