@@ -2,7 +2,7 @@
 // the same compiled stage SQL the build ran, then go through the same fitted encoders.
 import { DuckDBInstance, DuckDBTimestampValue, DuckDBDateValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import { KilnError } from '../../bindings/errors.js';
-import { ColumnBatch, isValidBit, type Column, type ColumnType } from '../batch/column-batch.js';
+import { ColumnBatch, isValidBit, type Column } from '../batch/column-batch.js';
 import { duckdbError } from '../io/duckdb.js';
 import { sqlIdent as q } from '../io/formats.js';
 import { scanConnection } from '../io/scan.js';
@@ -10,6 +10,7 @@ import { encodeBatch, type FittedEncoder, type UnseenCounts } from './encode.js'
 import { compileStage, needsOrderedSeries, seriesCheckSql, type InputColumn, type StagePlan } from './plan.js';
 import { planNative, runNativeStage, type FeatureEngine } from './native.js';
 import { assertValidFeatureSchema, readFeatureSchema, type FeatureSchema } from './schema-doc.js';
+import { DUCKDB_TYPE } from '../io/sinks.js';
 
 let applyDb: Promise<DuckDBInstance> | null = null;
 let tableCounter = 0;
@@ -18,17 +19,6 @@ function db(): Promise<DuckDBInstance> {
   applyDb ??= DuckDBInstance.create(':memory:', { threads: '1' });
   return applyDb;
 }
-
-const DUCK_TYPE: Record<ColumnType, string> = {
-  bool: 'BOOLEAN',
-  int32: 'INTEGER',
-  int64: 'BIGINT',
-  float32: 'FLOAT',
-  float64: 'DOUBLE',
-  date32: 'DATE',
-  timestamp_us: 'TIMESTAMP',
-  utf8: 'VARCHAR',
-};
 
 function appendValue(app: DuckDBAppender, batch: ColumnBatch, c: Column, i: number): void {
   if (!isValidBit(c.validity, i)) {
@@ -95,7 +85,7 @@ export async function applyFeatures(batch: ColumnBatch, featureSchema: FeatureSc
   try {
     const cols = schema.inputColumns.map((ic) => batch.column(ic.name));
     try {
-      await conn.run(`CREATE TEMP TABLE ${q(table)} (${cols.map((c) => `${q(c.name)} ${DUCK_TYPE[c.type]}`).join(', ')})`);
+      await conn.run(`CREATE TEMP TABLE ${q(table)} (${cols.map((c) => `${q(c.name)} ${DUCKDB_TYPE[c.type]}`).join(', ')})`);
       const app = await conn.createAppender(table, 'main', 'temp');
       for (let i = 0; i < batch.numRows; i++) {
         for (const c of cols) appendValue(app, batch, c, i);
@@ -105,7 +95,7 @@ export async function applyFeatures(batch: ColumnBatch, featureSchema: FeatureSc
     } catch (err) {
       throw duckdbError(err, { stage: 'applyFeatures' });
     }
-    const columns: InputColumn[] = cols.map((c) => ({ name: c.name, type: DUCK_TYPE[c.type] }));
+    const columns: InputColumn[] = cols.map((c) => ({ name: c.name, type: DUCKDB_TYPE[c.type] }));
     const rel = { ctes: [], select: `SELECT * FROM temp.main.${q(table)}` };
     const plan = opts.engine === 'sql' ? null : planNative(schema.spec, columns);
     let stage: StagePlan;

@@ -181,7 +181,8 @@ async function writeArrow(batches: AsyncIterable<ColumnBatch> | Iterable<ColumnB
   return rows;
 }
 
-const DUCKDB_TYPE: Record<ColumnType, string> = {
+/** The DuckDB type that holds each kiln column type exactly. */
+export const DUCKDB_TYPE: Record<ColumnType, string> = {
   bool: 'BOOLEAN',
   int32: 'INTEGER',
   int64: 'BIGINT',
