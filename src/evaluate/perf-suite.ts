@@ -9,6 +9,7 @@ import os from 'node:os';
 
 import { KilnError } from '../../bindings/errors.js';
 import { applyBins, fitBins, nativeInfo, textHash, type BinMapper } from '../../bindings/index.js';
+import { columnFromValues } from '../batch/column-batch.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { GBDT } from '../models/gbdt.js';
 import { LogisticRegression } from '../models/linear.js';
@@ -76,25 +77,9 @@ function labels(values: Float32Array, rows: number, seed: number): Float64Array 
 function textColumn(n: number, seed: number): { values: Uint8Array; offsets: Int32Array; validity: null; rows: number } {
   const rand = seededRandom(seed);
   const words = ['limit', 'order', 'filled', 'btc', 'usdt', 'cancel', 'market', 'price', 'spread', 'alert', 'whale', 'moves', 'buy', 'sell', '42', 'k'];
-  const enc = new TextEncoder();
-  const parts: Uint8Array[] = [];
-  const offsets = new Int32Array(n + 1);
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const len = 4 + Math.floor(rand() * 12);
-    const s = Array.from({ length: len }, () => words[Math.floor(rand() * words.length)]).join(' ');
-    const b = enc.encode(s);
-    parts.push(b);
-    at += b.length;
-    offsets[i + 1] = at;
-  }
-  const values = new Uint8Array(at);
-  let o = 0;
-  for (const p of parts) {
-    values.set(p, o);
-    o += p.length;
-  }
-  return { values, offsets, validity: null, rows: n };
+  const texts = Array.from({ length: n }, () => Array.from({ length: 4 + Math.floor(rand() * 12) }, () => words[Math.floor(rand() * words.length)]).join(' '));
+  const c = columnFromValues('text', 'utf8', texts);
+  return { values: c.values as Uint8Array, offsets: c.offsets!, validity: null, rows: n };
 }
 
 /** Builds the data and models of the named kernels (default: all), seeded, so every run times the same work. */

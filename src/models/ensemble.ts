@@ -463,14 +463,7 @@ export function serializeStackModel(model: StackModelJson): string {
 // ---------------------------------------------------------------------------------------------
 // The classifier
 
-interface ResolvedStackOptions {
-  members: { name: string; kind: StackMemberKind; params: Record<string, unknown> }[];
-  folds: number;
-  seed: number;
-  metaC: number;
-  passthrough: boolean;
-  calibrate: StackCalibration;
-  unseenCategory: 'error' | 'missing';
+interface ResolvedStackOptions extends StackParamsJson {
   numThreads: number;
 }
 

@@ -54,7 +54,7 @@ interface ScoringModel {
   featureNames: string[];
   classes: string[] | null;
   calibration: unknown;
-  threshold: { value: number } | null;
+  threshold: { value: number; appliesTo: 'calibrated' | 'uncalibrated' } | null;
   predict(X: ColumnBatch): Promise<Float64Array>;
   predictLabels(X: ColumnBatch): Promise<Int32Array>;
   toJSON(): unknown;
@@ -99,6 +99,19 @@ export async function scoreFile(modelRef: string, dataFile: string, outFile: str
       return String(v);
     });
   };
+  // Labels come from the probabilities already computed, unless the threshold compares uncalibrated ones.
+  const reuseOutputs = !(model.threshold?.appliesTo === 'uncalibrated' && model.calibration);
+  const cut = model.threshold?.value ?? 0.5;
+  const labelsOf = (p: Float64Array, n: number): Int32Array => {
+    if (task === 'binary') return Int32Array.from(p, (v) => (v >= cut ? 1 : 0));
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let c = 1; c < numClass; c++) if (p[i * numClass + c]! > p[i * numClass + best]!) best = c;
+      out[i] = best;
+    }
+    return out;
+  };
   let scored = 0;
   async function* outputs(): AsyncGenerator<ColumnBatch> {
     for await (const batch of scanFile(dataFile, { ...read, batchSize: opts.batchSize ?? 65_536, ...(opts.rowLimit ? { limit: opts.rowLimit } : {}) })) {
@@ -117,7 +130,7 @@ export async function scoreFile(modelRef: string, dataFile: string, outFile: str
           cols.push({ name: probColumns[c]!, type: 'float64', values: v, validity: null, nullCount: 0 } as Column);
         }
       } else cols.push({ name: probColumns[0]!, type: 'float64', values: p, validity: null, nullCount: 0 } as Column);
-      const labelNames = opts.labels ? Array.from(await model.predictLabels(X), (k) => classes![k]!) : null;
+      const labelNames = opts.labels ? Array.from(reuseOutputs ? labelsOf(p, n) : await model.predictLabels(X), (k) => classes![k]!) : null;
       if (labelNames) cols.push(columnFromValues('label', 'utf8', labelNames));
       const ids = log ? rowIds(batch, scored) : null;
       yield new ColumnBatch(cols, n);
