@@ -38,6 +38,8 @@ import type {
   RawNumericDrift,
   RawBinnedDrift,
   RawRollingBatch,
+  RawFeaturePipelineSpec,
+  RawFeaturePipelineResult,
   RawRollingFeature,
   RawRollingHandle,
   RawRollingResult,
@@ -380,7 +382,7 @@ export type CancelToken = RawCancelToken;
 export type PredictorHandle = RawPredictorHandle;
 export type { RawForest, RawTrainedForest, RawGbdtParams, RawIterationInfo, RawTrainResult, RawShape };
 
-/** A new cancellation token for gbdtTrain. */
+/** A new cancellation token (gbdtTrain, featurePipeline). */
 export function cancelToken(): CancelToken {
   return loadAddon().cancelToken();
 }
@@ -780,6 +782,27 @@ export function rollingProcess(handle: RollingHandle, batch: RawRollingBatch, fi
   checkInt(op, 'numThreads', numThreads, 0, MAX_THREADS);
   if (batch.inputs.length !== batch.validity.length) throw inputError(op, 'batch.inputs and batch.validity must have the same length');
   return loadAddon().rollingProcess(handle, batch, final, numThreads);
+}
+
+export type { RawFeaturePipelineSpec as FeaturePipelineSpec, RawFeaturePipelineResult as FeaturePipelineResult };
+
+/**
+ * Runs a one-pass native feature build: spec.inputSql streams out of a fresh DuckDB database into
+ * the rolling kernel, whose rows feed spec.outputSql (e.g. a COPY to Parquet) through a table
+ * function; nothing passes through JS. Rejects with the kernel's codes (E_VALIDATION "rows: ..."
+ * for a missing time or a duplicated entity and time), E_IO for DuckDB, E_CANCELLED on cancel.
+ */
+export function featurePipeline(spec: RawFeaturePipelineSpec, cancel: CancelToken | null = null): Promise<RawFeaturePipelineResult> {
+  const op = 'featurePipeline';
+  checkInt(op, 'numInputs', spec.numInputs, 0, 4096);
+  checkInt(op, 'threads', spec.threads, 1, MAX_THREADS);
+  checkInt(op, 'kernelThreads', spec.kernelThreads, 0, MAX_THREADS);
+  checkInt(op, 'batchRows', spec.batchRows, 1, 2 ** 24);
+  spec.features.forEach((f, i) => {
+    if (!(f.input < spec.numInputs + i)) throw inputError(op, `features[${i}].input ${f.input} must name an input column or an earlier feature`);
+  });
+  if (!spec.outputSql.includes('{fn}')) throw inputError(op, 'outputSql must read the table function {fn}');
+  return loadAddon().featurePipeline(spec, cancel);
 }
 
 /** The normalised text of a string as textHash sees it (tokens joined by one space). */

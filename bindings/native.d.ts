@@ -336,6 +336,45 @@ export interface RawRollingResult {
   values: Float64Array[];
   validity: Uint8Array[];
 }
+/** A whole native feature build (featurePipeline): DuckDB query -> rolling kernel -> DuckDB statement. */
+export interface RawFeaturePipelineSpec {
+  /** libduckdb shared library path. */
+  library: string;
+  /** Statements run first on the build's own in-memory database (SET memory_limit ..., temp_directory ...). */
+  settings: string[];
+  /** DuckDB threads when the input must be sorted (an already ordered input is streamed on one). */
+  threads: number;
+  /** Yields __t TIMESTAMP, [__e VARCHAR], then numInputs DOUBLE columns, in any order. */
+  inputSql: string;
+  /** The same rows ORDER BY __t, __e NULLS LAST (used when inputSql's rows are not in that order). */
+  orderedSql: string;
+  /** A statement reading `{fn}`, a table function of __e VARCHAR (with an entity), __t TIMESTAMP, __f0.. DOUBLE. */
+  outputSql: string;
+  hasEntity: boolean;
+  numInputs: number;
+  /** As rollingCreate; cross features' left / right are crossEntities index + 1 (0: absent). */
+  features: RawRollingFeature[];
+  crossEntities: string[];
+  kernelThreads: number;
+  batchRows: number;
+}
+/** Per-feature statistics of a pipeline run: count / missing over rows; mean, m2 (sum of squared deviations), min, max over the finite values. */
+export interface RawFeatureColumnStats {
+  count: number;
+  missing: number;
+  finite: number;
+  mean: number;
+  m2: number;
+  min: number;
+  max: number;
+}
+export interface RawFeaturePipelineResult {
+  rows: number;
+  entities: number;
+  /** false when the input was not in (time, entity) order and the build restarted from orderedSql. */
+  sortedOnInput: boolean;
+  stats: RawFeatureColumnStats[];
+}
 
 /** Options of textHash (all required at this level). */
 export interface RawTextHashOptions {
@@ -483,6 +522,8 @@ export interface NativeAddon {
    * (rows of the last time are held back when cross features exist, unless final).
    */
   rollingProcess(handle: RawRollingHandle, batch: RawRollingBatch, final: boolean, numThreads: number): Promise<RawRollingResult>;
+  /** Runs a whole native feature build off the JS thread (see RawFeaturePipelineSpec). */
+  featurePipeline(spec: RawFeaturePipelineSpec, cancel: RawCancelToken | null): Promise<RawFeaturePipelineResult>;
   /** The normalised text of a string: lowercase ASCII tokens joined by one space. */
   normalizeText(text: string): string;
   /** MurmurHash3_x86_32 of the bytes (unsigned). */

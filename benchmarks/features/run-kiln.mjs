@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // One kiln trial of benchmarks/features: buildFeatures(spec.yaml, input CSV) into a temp folder,
-// then the mean of every feature column of the output; prints one JSON line (ms, peak RSS, means).
+// then the mean of every feature column of the output; prints one JSON line (ms, peak RSS, the
+// time of each buildFeatures stage, means).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,14 +12,24 @@ import { BENCH_DIR, flag, peakRssMB } from '../lib.mjs';
 const input = process.argv[2];
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-features-'));
 const t = performance.now();
+const stagesMs = {};
+let stage = 'start';
+let stageStart = t;
 const r = await buildFeatures(path.join(BENCH_DIR, 'features/spec.yaml'), {
   input,
   inputFormat: 'csv',
   outDir: path.join(outDir, 'out'),
   memoryLimit: flag('--memory-limit', '300MB'),
   stream: process.argv.includes('--stream'),
+  onProgress: (p) => {
+    const now = performance.now();
+    stagesMs[stage] = Math.round(now - stageStart);
+    stage = p.stage;
+    stageStart = now;
+  },
 });
 const ms = performance.now() - t;
+stagesMs[stage] = Math.round(performance.now() - stageStart);
 const rss = peakRssMB();
 const db = await DuckDBInstance.create(':memory:');
 const conn = await db.connect();
@@ -27,4 +38,4 @@ const row = (await conn.runAndReadAll(`SELECT ${feats.map((f) => `avg(CASE WHEN 
 const means = Object.fromEntries(feats.map((f, i) => [f, Number(row[i])]));
 conn.closeSync();
 fs.rmSync(outDir, { recursive: true, force: true });
-console.log(JSON.stringify({ rows: r.counts.rows, ms, peakRssMB: rss, means }));
+console.log(JSON.stringify({ rows: r.counts.rows, ms, peakRssMB: rss, stagesMs, means }));

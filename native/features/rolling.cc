@@ -149,7 +149,8 @@ bool Bit(const std::uint8_t* bm, std::size_t i) { return bm == nullptr || ((bm[i
 
 class RollingState {
  public:
-  RollingState(std::vector<RollFeature> features, int num_inputs) : f_(std::move(features)), num_inputs_(num_inputs) {
+  RollingState(std::vector<RollFeature> features, int num_inputs, bool caller_orders)
+      : f_(std::move(features)), num_inputs_(num_inputs), caller_orders_(caller_orders) {
     const std::size_t nf = f_.size();
     agg_.resize(nf);
     lag_.resize(nf);
@@ -234,7 +235,9 @@ class RollingState {
       const std::int64_t t = b.time[i];
       const std::int32_t e = b.entity[i];
       if (e < 0) throw InputError("entity ids must be >= 0");
-      if (seen_any_) {
+      if (seen_any_ && caller_orders_) {
+        if (t < last_t_) throw Error(kErrInternal, "rows are not ordered by time");
+      } else if (seen_any_) {
         if (t < last_t_ || (t == last_t_ && e < last_e_)) throw Error(kErrInternal, "rows are not ordered by time and entity");
         if (t == last_t_ && e == last_e_) throw Error(kErrSeries, "rows: two rows share an entity and time");
       }
@@ -578,6 +581,7 @@ class RollingState {
 
   std::vector<RollFeature> f_;
   int num_inputs_;
+  bool caller_orders_;
   std::vector<int> level_;
   int max_level_ = 0;
   bool has_cross_ = false;
@@ -596,9 +600,9 @@ class RollingState {
   std::int32_t last_e_ = 0;
 };
 
-RollingState* CreateRolling(std::vector<RollFeature> features, int num_inputs) {
+RollingState* CreateRolling(std::vector<RollFeature> features, int num_inputs, bool caller_orders) {
   if (num_inputs < 0) throw InputError("num_inputs must be >= 0");
-  return new RollingState(std::move(features), num_inputs);
+  return new RollingState(std::move(features), num_inputs, caller_orders);
 }
 
 RollResult ProcessRolling(RollingState& state, const RollBatch& batch, bool final, int num_threads) {

@@ -57,6 +57,7 @@ Napi::Value ChiSquareSfSyncJs(const Napi::CallbackInfo& info);
 // Defined in rolling_worker.cc.
 Napi::Value RollingCreateJs(const Napi::CallbackInfo& info);
 Napi::Value RollingProcessJs(const Napi::CallbackInfo& info);
+Napi::Value FeaturePipelineJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -88,6 +89,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("applyBins", Napi::Function::New(env, ApplyBinsJs, "applyBins"));
   exports.Set("rollingCreate", Napi::Function::New(env, RollingCreateJs, "rollingCreate"));
   exports.Set("rollingProcess", Napi::Function::New(env, RollingProcessJs, "rollingProcess"));
+  exports.Set("featurePipeline", Napi::Function::New(env, FeaturePipelineJs, "featurePipeline"));
   exports.Set("scanOpen", Napi::Function::New(env, ScanOpenJs, "scanOpen"));
   exports.Set("scanNext", Napi::Function::New(env, ScanNextJs, "scanNext"));
   exports.Set("scanClose", Napi::Function::New(env, ScanCloseJs, "scanClose"));

@@ -6,7 +6,9 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <memory>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -182,6 +184,15 @@ Napi::TypedArrayOf<T> CopyToTypedArray(Napi::Env env, const std::vector<T>& valu
 template <class T>
 std::vector<T> ToVector(Span<const T> s) {
   return std::vector<T>(s.data, s.data + s.size);
+}
+
+// Cancellation flag shared between a cancelToken() External and the workers using it.
+using CancelFlag = std::shared_ptr<std::atomic<int>>;
+
+// The flag behind a token from cancelToken(); throws E_NATIVE_INPUT for anything else.
+inline CancelFlag* AsCancelToken(Napi::Env env, Napi::Value v) {
+  if (!v.IsExternal()) ThrowInput(env, "cancel token must come from cancelToken() (got " + DescribeType(v) + ")");
+  return v.As<Napi::External<CancelFlag>>().Data();
 }
 
 }  // namespace kiln::napi

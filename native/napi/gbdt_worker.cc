@@ -24,14 +24,6 @@ using gbdt::Forest;
 using gbdt::Objective;
 using gbdt::Predictor;
 
-// Cancellation flag shared between a token External and the workers using it.
-using CancelFlag = std::shared_ptr<std::atomic<int>>;
-
-CancelFlag* AsCancelToken(Napi::Env env, Napi::Value v) {
-  if (!v.IsExternal()) ThrowInput(env, "cancel token must come from cancelToken() (got " + DescribeType(v) + ")");
-  return v.As<Napi::External<CancelFlag>>().Data();
-}
-
 double GetDouble(Napi::Env env, Napi::Object o, const std::string& owner, const char* key,
                  double min, double max) {
   Napi::Value v = GetRequired(env, o, owner, key);

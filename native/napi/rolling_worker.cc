@@ -1,5 +1,6 @@
 // JS entry points of the streaming window kernel: rollingCreate (sync, returns a handle owning the
-// state), rollingProcess (async, one batch; the handle refuses a second call while one runs).
+// state), rollingProcess (async, one batch; the handle refuses a second call while one runs), and
+// featurePipeline (async, a whole DuckDB -> kernel -> DuckDB build, kiln/feature_pipeline.h).
 // Batch arrays are borrowed (kept alive by the worker) and copied by the kernel on the worker.
 #include <napi.h>
 
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/feature_pipeline.h"
 #include "kiln/rolling.h"
 #include "kiln/thread_pool.h"
 #include "napi/convert.h"
@@ -34,6 +36,34 @@ const std::uint8_t* OptionalBitmap(Napi::Env env, Napi::Value v, std::size_t row
   Span<const std::uint8_t> s = AsTypedSpan<std::uint8_t>(env, v, napi_uint8_array, "Uint8Array", what);
   if (s.size * 8 < rows) ThrowInput(env, what + " has " + std::to_string(s.size) + " bytes, fewer than rows / 8");
   return s.data;
+}
+
+// Reads a feature list (rollingCreate's first argument; left / right are entity id + 1, 0 absent).
+std::vector<RollFeature> ParseFeatures(Napi::Env env, Napi::Array arr, const std::string& what) {
+  std::vector<RollFeature> fs;
+  const std::uint64_t big = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2);
+  for (std::uint32_t i = 0; i < arr.Length(); ++i) {
+    const std::string owner = what + "[" + std::to_string(i) + "]";
+    Napi::Object o = AsObject(env, arr.Get(i), owner);
+    RollFeature f;
+    Napi::Value name = GetRequired(env, o, owner, "name");
+    if (!name.IsString()) ThrowInput(env, owner + ".name must be a string");
+    f.name = name.As<Napi::String>().Utf8Value();
+    f.fn = static_cast<RollFn>(GetEnum(env, o, owner, "fn", {"mean", "std", "min", "max", "sum", "zscore", "pct_change", "momentum", "volatility", "lag", "correlation", "spread", "ratio"}));
+    f.input = static_cast<int>(GetInteger(env, o, owner, "input", 0, 1u << 20));
+    Napi::Value tw = GetRequired(env, o, owner, "timeWindow");
+    Napi::Value ex = GetRequired(env, o, owner, "exclusive");
+    if (!tw.IsBoolean() || !ex.IsBoolean()) ThrowInput(env, owner + ".timeWindow and .exclusive must be booleans");
+    f.time_window = tw.As<Napi::Boolean>().Value();
+    f.exclusive = ex.As<Napi::Boolean>().Value();
+    f.window_us = static_cast<std::int64_t>(GetInteger(env, o, owner, "windowUs", 0, big));
+    f.window_rows = static_cast<std::int64_t>(GetInteger(env, o, owner, "windowRows", 0, big));
+    f.min_periods = static_cast<std::int64_t>(GetInteger(env, o, owner, "minPeriods", 0, big));
+    f.left = static_cast<std::int32_t>(static_cast<std::int64_t>(GetInteger(env, o, owner, "left", 0, std::numeric_limits<std::int32_t>::max())) - 1);
+    f.right = static_cast<std::int32_t>(static_cast<std::int64_t>(GetInteger(env, o, owner, "right", 0, std::numeric_limits<std::int32_t>::max())) - 1);
+    fs.push_back(std::move(f));
+  }
+  return fs;
 }
 
 class RollingWorker final : public PromiseWorker {
@@ -89,6 +119,60 @@ class RollingWorker final : public PromiseWorker {
   RollResult out_;
 };
 
+std::string GetString(Napi::Env env, Napi::Object o, const std::string& owner, const char* key) {
+  Napi::Value v = GetRequired(env, o, owner, key);
+  if (!v.IsString()) ThrowInput(env, owner + "." + key + " must be a string (got " + DescribeType(v) + ")");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::vector<std::string> GetStrings(Napi::Env env, Napi::Object o, const std::string& owner, const char* key) {
+  Napi::Value v = GetRequired(env, o, owner, key);
+  if (!v.IsArray()) ThrowInput(env, owner + "." + key + " must be an array of strings");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (std::uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value x = a.Get(i);
+    if (!x.IsString()) ThrowInput(env, owner + "." + key + "[" + std::to_string(i) + "] must be a string");
+    out.push_back(x.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+class PipelineWorker final : public PromiseWorker {
+ public:
+  PipelineWorker(Napi::Env env, FeaturePipelineSpec spec, CancelFlag cancel)
+      : PromiseWorker(env, "kiln.featurePipeline"), spec_(std::move(spec)), cancel_(std::move(cancel)) {}
+
+ private:
+  void Compute() override { out_ = RunFeaturePipeline(spec_, cancel_.get()); }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("rows", Napi::Number::New(env, static_cast<double>(out_.rows)));
+    o.Set("entities", Napi::Number::New(env, static_cast<double>(out_.entities)));
+    o.Set("sortedOnInput", Napi::Boolean::New(env, out_.sorted_on_input));
+    Napi::Array stats = Napi::Array::New(env, out_.stats.size());
+    for (std::size_t i = 0; i < out_.stats.size(); ++i) {
+      const FeatureColumnStats& st = out_.stats[i];
+      Napi::Object x = Napi::Object::New(env);
+      x.Set("count", Napi::Number::New(env, static_cast<double>(st.count)));
+      x.Set("missing", Napi::Number::New(env, static_cast<double>(st.missing)));
+      x.Set("finite", Napi::Number::New(env, static_cast<double>(st.finite)));
+      x.Set("mean", Napi::Number::New(env, st.mean));
+      x.Set("m2", Napi::Number::New(env, st.m2));
+      x.Set("min", Napi::Number::New(env, st.min));
+      x.Set("max", Napi::Number::New(env, st.max));
+      stats.Set(static_cast<std::uint32_t>(i), x);
+    }
+    o.Set("stats", stats);
+    return o;
+  }
+
+  FeaturePipelineSpec spec_;
+  CancelFlag cancel_;
+  FeaturePipelineResult out_;
+};
+
 }  // namespace
 
 // JS: rollingCreate(features: Array<{name, fn, input, timeWindow, windowUs, windowRows, exclusive,
@@ -100,30 +184,7 @@ Napi::Value RollingCreateJs(const Napi::CallbackInfo& info) {
     if (!info[1].IsNumber()) ThrowInput(env, "numInputs must be a number");
     const double ni = info[1].As<Napi::Number>().DoubleValue();
     if (!(ni >= 0 && ni <= 4096) || ni != static_cast<int>(ni)) ThrowInput(env, "numInputs must be an integer in [0, 4096]");
-    Napi::Array arr = info[0].As<Napi::Array>();
-    std::vector<RollFeature> fs;
-    const std::uint64_t big = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2);
-    for (std::uint32_t i = 0; i < arr.Length(); ++i) {
-      const std::string owner = "features[" + std::to_string(i) + "]";
-      Napi::Object o = AsObject(env, arr.Get(i), owner);
-      RollFeature f;
-      Napi::Value name = GetRequired(env, o, owner, "name");
-      if (!name.IsString()) ThrowInput(env, owner + ".name must be a string");
-      f.name = name.As<Napi::String>().Utf8Value();
-      f.fn = static_cast<RollFn>(GetEnum(env, o, owner, "fn", {"mean", "std", "min", "max", "sum", "zscore", "pct_change", "momentum", "volatility", "lag", "correlation", "spread", "ratio"}));
-      f.input = static_cast<int>(GetInteger(env, o, owner, "input", 0, 1u << 20));
-      Napi::Value tw = GetRequired(env, o, owner, "timeWindow");
-      Napi::Value ex = GetRequired(env, o, owner, "exclusive");
-      if (!tw.IsBoolean() || !ex.IsBoolean()) ThrowInput(env, owner + ".timeWindow and .exclusive must be booleans");
-      f.time_window = tw.As<Napi::Boolean>().Value();
-      f.exclusive = ex.As<Napi::Boolean>().Value();
-      f.window_us = static_cast<std::int64_t>(GetInteger(env, o, owner, "windowUs", 0, big));
-      f.window_rows = static_cast<std::int64_t>(GetInteger(env, o, owner, "windowRows", 0, big));
-      f.min_periods = static_cast<std::int64_t>(GetInteger(env, o, owner, "minPeriods", 0, big));
-      f.left = static_cast<std::int32_t>(static_cast<std::int64_t>(GetInteger(env, o, owner, "left", 0, std::numeric_limits<std::int32_t>::max())) - 1);
-      f.right = static_cast<std::int32_t>(static_cast<std::int64_t>(GetInteger(env, o, owner, "right", 0, std::numeric_limits<std::int32_t>::max())) - 1);
-      fs.push_back(std::move(f));
-    }
+    std::vector<RollFeature> fs = ParseFeatures(env, info[0].As<Napi::Array>(), "features");
     auto* h = new RollingHandle();
     try {
       h->state.reset(CreateRolling(std::move(fs), static_cast<int>(ni)));
@@ -179,6 +240,42 @@ Napi::Value RollingProcessJs(const Napi::CallbackInfo& info) {
     auto* w = new RollingWorker(env, h, std::move(rb), info[2].As<Napi::Boolean>().Value(), static_cast<int>(nt));
     w->Keep(info[0].As<Napi::Object>());
     w->Keep(b);
+    return w->Start();
+  });
+}
+
+// JS: featurePipeline(spec: {library, settings: string[], threads, inputSql, orderedSql, outputSql,
+//     hasEntity, numInputs, features (as rollingCreate; left / right index crossEntities + 1),
+//     crossEntities: string[], kernelThreads, batchRows}, cancelToken | null)
+//     -> Promise<{rows, entities, sortedOnInput, stats: [{count, missing, finite, mean, m2, min, max}]}>
+Napi::Value FeaturePipelineJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    Napi::Object o = AsObject(env, info[0], "spec");
+    FeaturePipelineSpec spec;
+    spec.library = GetString(env, o, "spec", "library");
+    spec.settings = GetStrings(env, o, "spec", "settings");
+    spec.threads = static_cast<int>(GetInteger(env, o, "spec", "threads", 1, kMaxThreads));
+    spec.input_sql = GetString(env, o, "spec", "inputSql");
+    spec.ordered_sql = GetString(env, o, "spec", "orderedSql");
+    spec.output_sql = GetString(env, o, "spec", "outputSql");
+    Napi::Value he = GetRequired(env, o, "spec", "hasEntity");
+    if (!he.IsBoolean()) ThrowInput(env, "spec.hasEntity must be a boolean");
+    spec.has_entity = he.As<Napi::Boolean>().Value();
+    spec.num_inputs = static_cast<int>(GetInteger(env, o, "spec", "numInputs", 0, 4096));
+    Napi::Value fv = GetRequired(env, o, "spec", "features");
+    if (!fv.IsArray()) ThrowInput(env, "spec.features must be an array (got " + DescribeType(fv) + ")");
+    spec.features = ParseFeatures(env, fv.As<Napi::Array>(), "spec.features");
+    spec.cross_entities = GetStrings(env, o, "spec", "crossEntities");
+    for (const RollFeature& f : spec.features) {
+      if (f.left >= static_cast<std::int32_t>(spec.cross_entities.size()) || f.right >= static_cast<std::int32_t>(spec.cross_entities.size())) {
+        ThrowInput(env, "spec.features: \"" + f.name + "\" names a cross entity beyond crossEntities");
+      }
+    }
+    spec.kernel_threads = static_cast<int>(GetInteger(env, o, "spec", "kernelThreads", 0, kMaxThreads));
+    spec.batch_rows = static_cast<std::int64_t>(GetInteger(env, o, "spec", "batchRows", 1, 1u << 24));
+    CancelFlag cancel = info[1].IsNull() || info[1].IsUndefined() ? std::make_shared<std::atomic<int>>(0) : *AsCancelToken(env, info[1]);
+    auto* w = new PipelineWorker(env, std::move(spec), std::move(cancel));
     return w->Start();
   });
 }

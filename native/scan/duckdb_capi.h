@@ -28,6 +28,15 @@ using duckdb_connection = Opaque*;
 using duckdb_prepared_statement = Opaque*;
 using duckdb_data_chunk = Opaque*;
 using duckdb_vector = Opaque*;
+using duckdb_logical_type = Opaque*;
+using duckdb_table_function = Opaque*;
+using duckdb_bind_info = Opaque*;
+using duckdb_init_info = Opaque*;
+using duckdb_function_info = Opaque*;
+using duckdb_delete_callback_t = void (*)(void*);
+using duckdb_table_function_bind_t = void (*)(duckdb_bind_info);
+using duckdb_table_function_init_t = void (*)(duckdb_init_info);
+using duckdb_table_function_t = void (*)(duckdb_function_info, duckdb_data_chunk);
 
 // Layout of duckdb_result (duckdb.h): six pointer-sized fields, passed by value to duckdb_fetch_chunk.
 struct duckdb_result {
@@ -68,7 +77,32 @@ struct Api {
   void* (*vector_get_data)(duckdb_vector);
   uint64_t* (*vector_get_validity)(duckdb_vector);
   void (*destroy_data_chunk)(duckdb_data_chunk*);
+  // Databases of their own, and table functions (the feature pipeline's output stream).
+  void (*close)(duckdb_database*);
+  void (*interrupt)(duckdb_connection);
+  duckdb_table_function (*create_table_function)();
+  void (*destroy_table_function)(duckdb_table_function*);
+  void (*table_function_set_name)(duckdb_table_function, const char*);
+  void (*table_function_set_extra_info)(duckdb_table_function, void*, duckdb_delete_callback_t);
+  void (*table_function_set_bind)(duckdb_table_function, duckdb_table_function_bind_t);
+  void (*table_function_set_init)(duckdb_table_function, duckdb_table_function_init_t);
+  void (*table_function_set_function)(duckdb_table_function, duckdb_table_function_t);
+  duckdb_state (*register_table_function)(duckdb_connection, duckdb_table_function);
+  void (*bind_add_result_column)(duckdb_bind_info, const char*, duckdb_logical_type);
+  void* (*bind_get_extra_info)(duckdb_bind_info);
+  void (*init_set_max_threads)(duckdb_init_info, idx_t);
+  void* (*function_get_extra_info)(duckdb_function_info);
+  void (*function_set_error)(duckdb_function_info, const char*);
+  duckdb_logical_type (*create_logical_type)(duckdb_type);
+  void (*destroy_logical_type)(duckdb_logical_type*);
+  void (*data_chunk_set_size)(duckdb_data_chunk, idx_t);
+  void (*vector_assign_string_element_len)(duckdb_vector, idx_t, const char*, idx_t);
+  void (*vector_ensure_validity_writable)(duckdb_vector);
+  idx_t (*vector_size)();
 };
+
+// The API table LoadDuckDB resolved (throws E_INTERNAL before it ran).
+const Api& LoadedApi();
 
 }  // namespace capi
 }  // namespace scan

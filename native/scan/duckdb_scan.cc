@@ -217,12 +217,41 @@ void LoadDuckDB(const std::string& library_path) {
   Resolve(lib, "duckdb_vector_get_data", &api.vector_get_data);
   Resolve(lib, "duckdb_vector_get_validity", &api.vector_get_validity);
   Resolve(lib, "duckdb_destroy_data_chunk", &api.destroy_data_chunk);
+  Resolve(lib, "duckdb_close", &api.close);
+  Resolve(lib, "duckdb_interrupt", &api.interrupt);
+  Resolve(lib, "duckdb_create_table_function", &api.create_table_function);
+  Resolve(lib, "duckdb_destroy_table_function", &api.destroy_table_function);
+  Resolve(lib, "duckdb_table_function_set_name", &api.table_function_set_name);
+  Resolve(lib, "duckdb_table_function_set_extra_info", &api.table_function_set_extra_info);
+  Resolve(lib, "duckdb_table_function_set_bind", &api.table_function_set_bind);
+  Resolve(lib, "duckdb_table_function_set_init", &api.table_function_set_init);
+  Resolve(lib, "duckdb_table_function_set_function", &api.table_function_set_function);
+  Resolve(lib, "duckdb_register_table_function", &api.register_table_function);
+  Resolve(lib, "duckdb_bind_add_result_column", &api.bind_add_result_column);
+  Resolve(lib, "duckdb_bind_get_extra_info", &api.bind_get_extra_info);
+  Resolve(lib, "duckdb_init_set_max_threads", &api.init_set_max_threads);
+  Resolve(lib, "duckdb_function_get_extra_info", &api.function_get_extra_info);
+  Resolve(lib, "duckdb_function_set_error", &api.function_set_error);
+  Resolve(lib, "duckdb_create_logical_type", &api.create_logical_type);
+  Resolve(lib, "duckdb_destroy_logical_type", &api.destroy_logical_type);
+  Resolve(lib, "duckdb_data_chunk_set_size", &api.data_chunk_set_size);
+  Resolve(lib, "duckdb_vector_assign_string_element_len", &api.vector_assign_string_element_len);
+  Resolve(lib, "duckdb_vector_ensure_validity_writable", &api.vector_ensure_validity_writable);
+  Resolve(lib, "duckdb_vector_size", &api.vector_size);
   capi::duckdb_database db = nullptr;
   if (api.open(nullptr, &db) != capi::DuckDBSuccess) throw Error("E_IO", "DuckDB could not open an in-memory database");
   g_api = api;
   g_library = lib;
   g_database = db;
 }
+
+namespace capi {
+const Api& LoadedApi() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_database == nullptr) throw Error("E_INTERNAL", "DuckDB is not loaded (call LoadDuckDB first)");
+  return g_api;
+}
+}  // namespace capi
 
 Scanner* OpenScan(const std::string& sql, const std::vector<ColumnKind>& kinds, int threads, int64_t stream_buffer_bytes) {
   if (g_database == nullptr) throw Error("E_INTERNAL", "DuckDB is not loaded (call LoadDuckDB first)");

@@ -22,7 +22,7 @@ import { buildInputRelation, compileStage, isEncoded, needsOrderedSeries, number
 import { FEATURE_SCHEMA_KIND, assertValidFeatureSchema, type ColumnStats, type FeatureSchema, type FeatureSchemaColumn } from './schema-doc.js';
 import { loadSpec, validateSpec, SPLIT_COLUMN, type FeatureSpec } from './spec.js';
 import { validateInput, validateOutputFile } from './checks.js';
-import { planNative, runNativeStage, type FeatureEngine, type NativeStage } from './native.js';
+import { pipelineApplies, planNative, runFeaturePipeline, runNativeStage, type FeatureEngine, type NativePlan, type NativeStage } from './native.js';
 
 /** Options of buildFeatures. */
 export interface BuildFeaturesOptions {
@@ -152,7 +152,6 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
   await fsp.mkdir(workDir);
   let instance: DuckDBInstance | null = null;
   let conn: DuckDBConnection | null = null;
-  let appendConn: DuckDBConnection | null = null;
   const onAbort = (): void => conn?.interrupt();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -180,6 +179,139 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
 
     const plan = opts.engine === 'sql' ? null : planNative(spec, inputColumns);
     if (opts.engine === 'native' && !plan) throw new KilnError('E_USAGE', 'engine native: this spec has no window, lag or cross features the native engine can compute');
+    let written: Written;
+    if (plan && pipelineApplies(spec, plan, inputColumns)) {
+      progress({ stage: 'compute features', detail: 'native pipeline: input -> kernel -> features.parquet' });
+      const file = path.join(stageDir, 'features.parquet');
+      const r = await runFeaturePipeline(spec, rel, inputColumns, plan, {
+        file,
+        threads,
+        memoryLimit: opts.memoryLimit ?? '1GB',
+        tempDirectory: path.join(workDir, 'spill'),
+        batchSize: opts.batchSize,
+        seriesError: () => seriesError(c, spec, rel, inputColumns),
+        signal: opts.signal,
+      });
+      written = { splitNames: ['features'], files: { features: file }, counts: { features: r.rows }, total: r.rows, inputRows: r.rows, encoders: {}, unseen: {}, stats: r.stats };
+    } else {
+      written = await computeAndWrite(c, instance, spec, rel, inputColumns, plan, opts, { threads, stageDir, progress });
+    }
+    checkCancelled(opts.signal);
+    const { splitNames, files, counts, total, inputRows, encoders, unseen } = written;
+
+    // Column types from the written files, and schema consistency across splits.
+    const columns = await describeParquet(c, files[splitNames[0]!]!);
+    const roleOf = (name: string): FeatureSchemaColumn['role'] =>
+      name === spec.entity ? 'entity' : name === spec.time ? 'time' : spec.label && name === spec.label.name ? 'label' : 'feature';
+    const schemaColumns: FeatureSchemaColumn[] = columns.map((col) => ({ name: col.name, type: col.type, duckdbType: col.duckdbType, role: roleOf(col.name) }));
+
+    if (opts.validateOut) {
+      progress({ stage: 'validate output', detail: opts.validateLimit ? `first ${opts.validateLimit} rows per file` : 'all rows' });
+      for (const s of splitNames) await validateOutputFile(c, spec, files[s]!, `${s}.parquet`, schemaColumns, encoders, opts.validateLimit);
+    }
+
+    progress({ stage: 'summary statistics', detail: spec.split ? 'training split' : 'all rows' });
+    const stats = written.stats ?? (await columnStats(c, files[splitNames[0]!]!, schemaColumns));
+    const featureOutputs = (name: string): string[] => {
+      const enc = encoders[name];
+      return enc ? enc.outputs : [name];
+    };
+    const schema: FeatureSchema = {
+      kind: FEATURE_SCHEMA_KIND,
+      version: 1,
+      createdAt: new Date().toISOString(),
+      kilnVersion: KILN_VERSION,
+      specHash: hashJson(spec),
+      spec,
+      entity: spec.entity ?? null,
+      time: spec.time ?? null,
+      label: spec.label ? { name: spec.label.name, type: schemaColumns.find((x) => x.name === spec.label!.name)?.type ?? 'float64' } : null,
+      split: spec.split ?? null,
+      columns: schemaColumns,
+      inputColumns,
+      features: spec.features.map((f) => ({ name: f.name, kind: f.kind, outputs: featureOutputs(f.name), ...(encoders[f.name] ? { encoder: encoders[f.name] } : {}) })),
+      stats,
+      files: Object.fromEntries(splitNames.map((s) => [s, { file: `${s}.parquet`, rows: counts[s]! }])),
+      counts: { inputRows, duplicatesDropped: inputRows - total, rows: total, unseen },
+    };
+    assertValidFeatureSchema(schema, 'feature-schema.json');
+    const schemaFile = path.join(stageDir, 'feature-schema.json');
+    await writeFileAtomic(schemaFile, JSON.stringify(schema, null, 2) + '\n');
+
+    progress({ stage: 'manifest and receipt' });
+    const manifestFile = path.join(stageDir, 'manifest.json');
+    const manifest = await createManifest(stageDir, manifestFile);
+    const outputs = [...splitNames.map((s) => files[s]!), schemaFile, manifestFile];
+    const record = await receipt.finish({
+      outputs,
+      knownDigests: new Map(manifest.files.map((f) => [path.join(stageDir, ...f.path.split('/')), { size: f.size, sha256: f.sha256 }])),
+      counts: { inputRows, duplicatesDropped: inputRows - total, rows: total, ...Object.fromEntries(splitNames.map((s) => [`rows_${s}`, counts[s]!])), ...Object.fromEntries(Object.entries(unseen).map(([k, v]) => [`unseen_${k}`, v])) },
+      extra: { outDir, features: schema.features.map((f) => f.name), columns: schemaColumns.length },
+    });
+    for (const o of record.outputs) o.path = path.join(outDir, path.relative(stageDir, o.path));
+    await writeReceipt(record, path.join(stageDir, 'features'));
+
+    progress({ stage: 'publish', detail: outDir });
+    conn.closeSync();
+    conn = null;
+    instance.closeSync();
+    instance = null;
+    await publishDir(stageDir, outDir);
+    const finalFiles = Object.fromEntries(splitNames.map((s) => [s, path.join(outDir, `${s}.parquet`)]));
+    return {
+      outDir,
+      files: finalFiles,
+      rows: counts,
+      schemaFile: path.join(outDir, 'feature-schema.json'),
+      manifestFile: path.join(outDir, 'manifest.json'),
+      receiptFile: path.join(outDir, 'features.receipt.json'),
+      schema,
+      counts: schema.counts,
+      durationMs: Date.now() - started,
+    };
+  } catch (err) {
+    if (opts.signal?.aborted && !(err instanceof KilnError && err.code === 'E_CANCELLED')) throw new KilnError('E_CANCELLED', 'features: cancelled');
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    try {
+      conn?.closeSync();
+      instance?.closeSync();
+    } catch {
+      // closing after a failure: nothing more to do
+    }
+    await fsp.rm(workDir, { recursive: true, force: true });
+    await fsp.rm(stageDir, { recursive: true, force: true });
+  }
+}
+
+/** Output of the compute-and-write step: one Parquet file per split plus what the schema needs. */
+interface Written {
+  splitNames: string[];
+  files: Record<string, string>;
+  counts: Record<string, number>;
+  total: number;
+  inputRows: number;
+  encoders: Record<string, FittedEncoder>;
+  unseen: UnseenCounts;
+  /** Summary statistics when the writer computed them (else read back from the first file). */
+  stats?: Record<string, ColumnStats>;
+}
+
+/** Computes the stage (native kernel or SQL), fits encoders and writes each split's Parquet into ctx.stageDir. */
+async function computeAndWrite(
+  c: DuckDBConnection,
+  instance: DuckDBInstance,
+  spec: FeatureSpec,
+  rel: InputRelation,
+  inputColumns: InputColumn[],
+  plan: NativePlan | null,
+  opts: BuildFeaturesOptions,
+  ctx: { threads: number; stageDir: string; progress: NonNullable<BuildFeaturesOptions['onProgress']> },
+): Promise<Written> {
+  const { threads, stageDir, progress } = ctx;
+  const appendConn = plan ? await instance.connect() : null;
+  try {
     if (!plan && needsOrderedSeries(spec)) {
       const found = await seriesError(c, spec, rel, inputColumns);
       if (found) throw found;
@@ -190,7 +322,7 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
     if (plan) {
       native = await runNativeStage(c, spec, rel, inputColumns, plan, {
         mode: 'build',
-        appendConn: (appendConn = await instance.connect()),
+        appendConn: appendConn!,
         threads,
         batchSize: opts.batchSize,
         seriesError: () => seriesError(c, spec, rel, inputColumns),
@@ -275,92 +407,9 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
       files[s] = file;
       checkCancelled(opts.signal);
     }
-
-    // Column types from the written files, and schema consistency across splits.
-    const columns = await describeParquet(c, files[splitNames[0]!]!);
-    const roleOf = (name: string): FeatureSchemaColumn['role'] =>
-      name === spec.entity ? 'entity' : name === spec.time ? 'time' : spec.label && name === spec.label.name ? 'label' : 'feature';
-    const schemaColumns: FeatureSchemaColumn[] = columns.map((col) => ({ name: col.name, type: col.type, duckdbType: col.duckdbType, role: roleOf(col.name) }));
-
-    if (opts.validateOut) {
-      progress({ stage: 'validate output', detail: opts.validateLimit ? `first ${opts.validateLimit} rows per file` : 'all rows' });
-      for (const s of splitNames) await validateOutputFile(c, spec, files[s]!, `${s}.parquet`, schemaColumns, encoders, opts.validateLimit);
-    }
-
-    progress({ stage: 'summary statistics', detail: spec.split ? 'training split' : 'all rows' });
-    const stats = await columnStats(c, files[splitNames[0]!]!, schemaColumns);
-    const featureOutputs = (name: string): string[] => {
-      const enc = encoders[name];
-      return enc ? enc.outputs : [name];
-    };
-    const schema: FeatureSchema = {
-      kind: FEATURE_SCHEMA_KIND,
-      version: 1,
-      createdAt: new Date().toISOString(),
-      kilnVersion: KILN_VERSION,
-      specHash: hashJson(spec),
-      spec,
-      entity: spec.entity ?? null,
-      time: spec.time ?? null,
-      label: spec.label ? { name: spec.label.name, type: schemaColumns.find((x) => x.name === spec.label!.name)?.type ?? 'float64' } : null,
-      split: spec.split ?? null,
-      columns: schemaColumns,
-      inputColumns,
-      features: spec.features.map((f) => ({ name: f.name, kind: f.kind, outputs: featureOutputs(f.name), ...(encoders[f.name] ? { encoder: encoders[f.name] } : {}) })),
-      stats,
-      files: Object.fromEntries(splitNames.map((s) => [s, { file: `${s}.parquet`, rows: counts[s]! }])),
-      counts: { inputRows, duplicatesDropped: inputRows - total, rows: total, unseen },
-    };
-    assertValidFeatureSchema(schema, 'feature-schema.json');
-    const schemaFile = path.join(stageDir, 'feature-schema.json');
-    await writeFileAtomic(schemaFile, JSON.stringify(schema, null, 2) + '\n');
-
-    progress({ stage: 'manifest and receipt' });
-    const manifestFile = path.join(stageDir, 'manifest.json');
-    await createManifest(stageDir, manifestFile);
-    const outputs = [...splitNames.map((s) => files[s]!), schemaFile, manifestFile];
-    const record = await receipt.finish({
-      outputs,
-      counts: { inputRows, duplicatesDropped: inputRows - total, rows: total, ...Object.fromEntries(splitNames.map((s) => [`rows_${s}`, counts[s]!])), ...Object.fromEntries(Object.entries(unseen).map(([k, v]) => [`unseen_${k}`, v])) },
-      extra: { outDir, features: schema.features.map((f) => f.name), columns: schemaColumns.length },
-    });
-    for (const o of record.outputs) o.path = path.join(outDir, path.relative(stageDir, o.path));
-    await writeReceipt(record, path.join(stageDir, 'features'));
-
-    progress({ stage: 'publish', detail: outDir });
-    appendConn?.closeSync();
-    appendConn = null;
-    conn.closeSync();
-    conn = null;
-    instance.closeSync();
-    instance = null;
-    await publishDir(stageDir, outDir);
-    const finalFiles = Object.fromEntries(splitNames.map((s) => [s, path.join(outDir, `${s}.parquet`)]));
-    return {
-      outDir,
-      files: finalFiles,
-      rows: counts,
-      schemaFile: path.join(outDir, 'feature-schema.json'),
-      manifestFile: path.join(outDir, 'manifest.json'),
-      receiptFile: path.join(outDir, 'features.receipt.json'),
-      schema,
-      counts: schema.counts,
-      durationMs: Date.now() - started,
-    };
-  } catch (err) {
-    if (opts.signal?.aborted && !(err instanceof KilnError && err.code === 'E_CANCELLED')) throw new KilnError('E_CANCELLED', 'features: cancelled');
-    throw err;
+    return { splitNames, files, counts, total, inputRows, encoders, unseen };
   } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-    try {
-      appendConn?.closeSync();
-      conn?.closeSync();
-      instance?.closeSync();
-    } catch {
-      // closing after a failure: nothing more to do
-    }
-    await fsp.rm(workDir, { recursive: true, force: true });
-    await fsp.rm(stageDir, { recursive: true, force: true });
+    appendConn?.closeSync();
   }
 }
 

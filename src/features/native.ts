@@ -6,11 +6,12 @@
 import duckdbRaw from '@duckdb/node-bindings';
 import { BIGINT, DOUBLE, DuckDBDataChunk, INTEGER, TIMESTAMP, type DuckDBConnection } from '@duckdb/node-api';
 import { KilnError } from '../../bindings/errors.js';
-import { rollingCreate, rollingProcess, type RollingFeature, type RollingResult } from '../../bindings/index.js';
+import { cancelOp, cancelToken, featurePipeline, nativeAvailable, rollingCreate, rollingProcess, type RollingFeature, type RollingResult } from '../../bindings/index.js';
 import { duckdbError } from '../io/duckdb.js';
 import { sqlIdent as q, sqlString } from '../io/formats.js';
-import { scanConnection } from '../io/scan.js';
-import { compileStage, isEncoded, ROW_ID, type InputColumn, type InputRelation, type StagePlan } from './plan.js';
+import { duckdbLibraryPath, scanConnection } from '../io/scan.js';
+import { compileStage, isEncoded, ROW_ID, timestampExpr, type InputColumn, type InputRelation, type StagePlan } from './plan.js';
+import type { ColumnStats } from './schema-doc.js';
 import { parseWindow, type FeatureDef, type FeatureSpec } from './spec.js';
 
 /** Which engine computes window, lag and cross features: 'native' (streaming kernel) or 'sql' (DuckDB window functions, the reference). */
@@ -93,6 +94,48 @@ export function planNative(spec: FeatureSpec, inputColumns: InputColumn[]): Nati
   const post = spec.features.filter((f) => !isEncoded(f) && !isNativeKind(f) && !preNames.has(f.name));
   const direct = post.length === 0 && pre.length === 0 && !spec.label && !spec.split && !spec.features.some(isEncoded);
   return { native: order, pre, inputs, direct };
+}
+
+/** The kernel's feature list of a plan; entityRef gives a cross entity's id + 1 (0: absent). */
+function kernelFeatures(plan: NativePlan, entityRef: (name: string) => number): RollingFeature[] {
+  const inputIndex = new Map(plan.inputs.map((c, i) => [c, i]));
+  const featIndex = new Map(plan.native.map((f, i) => [f.name, i]));
+  return plan.native.map((f) => {
+    const input = featIndex.has(f.column) ? plan.inputs.length + featIndex.get(f.column)! : inputIndex.get(f.column)!;
+    const base: RollingFeature = { name: f.name, fn: 'lag', input, timeWindow: false, windowUs: 0, windowRows: 0, exclusive: false, minPeriods: 1, left: 0, right: 0 };
+    if (f.kind === 'lag') return { ...base, fn: 'lag', windowRows: f.periods ?? 1 };
+    if (f.kind === 'cross') {
+      const w = f.window !== undefined ? parseWindow(f.window) : null;
+      return {
+        ...base,
+        fn: f.fn,
+        left: entityRef(f.left),
+        right: entityRef(f.right),
+        ...(w ? ('rows' in w ? { windowRows: w.rows } : { timeWindow: true, windowUs: w.micros }) : {}),
+      };
+    }
+    if (f.fn === 'pct_change') return { ...base, fn: 'pct_change', windowRows: f.periods ?? 1 };
+    const w = parseWindow(f.window!);
+    return {
+      ...base,
+      fn: f.fn,
+      ...('rows' in w ? { windowRows: w.rows } : { timeWindow: true, windowUs: w.micros }),
+      exclusive: Boolean(f.exclusive),
+      minPeriods: f.min_periods ?? 1,
+    };
+  });
+}
+
+/** `<prefix>__f<i> AS name` per native feature (lags cast back to their input's type), in plan order. */
+function nativeOutputExprs(plan: NativePlan, inputColumns: InputColumn[], prefix: string): string[] {
+  return plan.native.map((f, i) => {
+    const src = `${prefix}__f${i}`;
+    if (f.kind === 'lag') {
+      const t = inputColumns.find((c) => c.name === f.column)!.type;
+      return `CAST(${src} AS ${t}) AS ${q(f.name)}`;
+    }
+    return `${src} AS ${q(f.name)}`;
+  });
 }
 
 /** Objects a native stage created in the connection (dropped by the caller once done with the stage SQL). */
@@ -204,32 +247,7 @@ export async function runNativeStage(
         for (const row of r.getRows()) ids.set(String(row[0]), Number(row[1]));
       }
     }
-    const inputIndex = new Map(plan.inputs.map((c, i) => [c, i]));
-    const featIndex = new Map(plan.native.map((f, i) => [f.name, i]));
-    const features: RollingFeature[] = plan.native.map((f) => {
-      const input = featIndex.has(f.column) ? plan.inputs.length + featIndex.get(f.column)! : inputIndex.get(f.column)!;
-      const base: RollingFeature = { name: f.name, fn: 'lag', input, timeWindow: false, windowUs: 0, windowRows: 0, exclusive: false, minPeriods: 1, left: 0, right: 0 };
-      if (f.kind === 'lag') return { ...base, fn: 'lag', windowRows: f.periods ?? 1 };
-      if (f.kind === 'cross') {
-        const w = f.window !== undefined ? parseWindow(f.window) : null;
-        return {
-          ...base,
-          fn: f.fn,
-          left: ids.has(f.left) ? ids.get(f.left)! + 1 : 0,
-          right: ids.has(f.right) ? ids.get(f.right)! + 1 : 0,
-          ...(w ? ('rows' in w ? { windowRows: w.rows } : { timeWindow: true, windowUs: w.micros }) : {}),
-        };
-      }
-      if (f.fn === 'pct_change') return { ...base, fn: 'pct_change', windowRows: f.periods ?? 1 };
-      const w = parseWindow(f.window!);
-      return {
-        ...base,
-        fn: f.fn,
-        ...('rows' in w ? { windowRows: w.rows } : { timeWindow: true, windowUs: w.micros }),
-        exclusive: Boolean(f.exclusive),
-        minPeriods: f.min_periods ?? 1,
-      };
-    });
+    const features = kernelFeatures(plan, (name) => (ids.has(name) ? ids.get(name)! + 1 : 0));
     const handle = rollingCreate(features, plan.inputs.length);
     await exec(conn, `CREATE TABLE ${q(natT)} (__t TIMESTAMP, __eid INTEGER, ${ROW_ID} BIGINT${plan.native.map((_, i) => `, __f${i} DOUBLE`).join('')})`, { stage: 'compute features' });
     created.push(natT);
@@ -286,14 +304,7 @@ export async function runNativeStage(
     }
 
     // The stage relation: input columns (+ pre features) joined with the kernel's outputs.
-    const natCols = plan.native.map((f, i) => {
-      const src = `n.__f${i}`;
-      if (f.kind === 'lag') {
-        const t = inputColumns.find((c) => c.name === f.column)!.type;
-        return `CAST(${src} AS ${t}) AS ${q(f.name)}`;
-      }
-      return `${src} AS ${q(f.name)}`;
-    });
+    const natCols = nativeOutputExprs(plan, inputColumns, 'n.');
     const precomputed = new Set([...plan.native.map((f) => f.name), ...plan.pre.map((f) => f.name)]);
     let stage: StagePlan;
     if (plan.direct) {
@@ -313,5 +324,116 @@ export async function runNativeStage(
   } catch (err) {
     await drop();
     throw err;
+  }
+}
+
+/**
+ * True when a build can run as one native pipeline (runFeaturePipeline): a direct plan (window,
+ * lag and cross features only: no SQL feature, label, split or encoder), no dedupe, a VARCHAR
+ * entity or none, and the addon and libduckdb both load.
+ */
+export function pipelineApplies(spec: FeatureSpec, plan: NativePlan, inputColumns: InputColumn[]): boolean {
+  if (!plan.direct || spec.dedupe?.length) return false;
+  if (spec.entity && inputColumns.find((c) => c.name === spec.entity)?.type.toUpperCase() !== 'VARCHAR') return false;
+  return nativeAvailable() && duckdbLibraryPath() !== null;
+}
+
+/** What runFeaturePipeline wrote. */
+export interface PipelineRun {
+  rows: number;
+  /** false when the input was not already in (time, entity) order and DuckDB sorted it. */
+  sortedOnInput: boolean;
+  /** Summary statistics of every feature column (as columnStats computes them from a file). */
+  stats: Record<string, ColumnStats>;
+}
+
+/**
+ * Writes the features of a direct plan to one Parquet file in a single native pass: the input
+ * streams out of a fresh DuckDB database (read in its own order while that is (time, entity)
+ * order, else sorted), through the kernel, into `COPY ... TO file` (columns entity, time, then
+ * the spec's features). Nothing passes through JS; memory is bounded by `memoryLimit` plus a few
+ * kernel batches and the rows inside the largest window.
+ */
+export async function runFeaturePipeline(
+  spec: FeatureSpec,
+  rel: InputRelation,
+  inputColumns: InputColumn[],
+  plan: NativePlan,
+  opts: {
+    file: string;
+    threads: number;
+    memoryLimit: string;
+    tempDirectory: string;
+    batchSize?: number;
+    /** Finds the first offending input row when the kernel reports a missing time or a duplicate. */
+    seriesError: () => Promise<KilnError | null>;
+    signal?: AbortSignal;
+  },
+): Promise<PipelineRun> {
+  const time = spec.time!;
+  const entity = spec.entity;
+  const types = new Map(inputColumns.map((c) => [c.name, c.type]));
+  const ctes = [...rel.ctes, `__in AS (${rel.select})`];
+  const select =
+    `SELECT ${timestampExpr(time, types.get(time)!)} AS __t${entity ? `, ${q(entity)} AS __e` : ''}` +
+    plan.inputs.map((c, i) => `, CAST(${q(c)} AS DOUBLE) AS __x${i}`).join('') +
+    ' FROM __in';
+  const inputSql = `WITH ${ctes.join(',\n  ')}\n${select}`;
+  const orderedSql = `${inputSql} ORDER BY __t${entity ? ', __e NULLS LAST' : ''}`;
+  const byName = new Map(plan.native.map((f, i) => [f.name, nativeOutputExprs(plan, inputColumns, '')[i]!]));
+  const columns = [...(entity ? [`__e AS ${q(entity)}`] : []), `__t AS ${q(time)}`, ...spec.features.map((f) => byName.get(f.name)!)];
+  // Features are mostly continuous: Parquet dictionary attempts cost more than they save, and LZ4
+  // compresses them as well as the default Snappy at a fraction of the CPU (benchmarks/RESULTS.md).
+  const outputSql = `COPY (SELECT ${columns.join(', ')} FROM {fn}) TO ${sqlString(opts.file)} (FORMAT parquet, COMPRESSION lz4, DICTIONARY_SIZE_LIMIT 1)`;
+  const crossEntities = [...new Set(plan.native.flatMap((f) => (f.kind === 'cross' ? [f.left, f.right] : [])))];
+  const token = cancelToken();
+  const onAbort = (): void => cancelOp(token);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
+  try {
+    const r = await featurePipeline(
+      {
+        library: duckdbLibraryPath()!,
+        settings: [
+          `SET memory_limit = ${sqlString(opts.memoryLimit)}`,
+          `SET temp_directory = ${sqlString(opts.tempDirectory)}`,
+          'SET preserve_insertion_order = true',
+        ],
+        threads: Math.max(1, opts.threads),
+        inputSql,
+        orderedSql,
+        outputSql,
+        hasEntity: Boolean(entity),
+        numInputs: plan.inputs.length,
+        features: kernelFeatures(plan, (name) => crossEntities.indexOf(name) + 1),
+        crossEntities,
+        // Features split over two kernel threads; more only contend with the reader and the writer.
+        kernelThreads: Math.min(2, Math.max(1, opts.threads)),
+        batchRows: opts.batchSize ?? 65_536,
+      },
+      token,
+    );
+    const stats: Record<string, ColumnStats> = {};
+    plan.native.forEach((f, i) => {
+      const st = r.stats[i]!;
+      const some = st.finite > 0;
+      stats[f.name] = {
+        count: st.count,
+        missing: st.missing,
+        mean: some ? st.mean : null,
+        std: st.finite > 1 ? Math.sqrt(st.m2 / (st.finite - 1)) : null,
+        min: some ? st.min : null,
+        max: some ? st.max : null,
+      };
+    });
+    return { rows: r.rows, sortedOnInput: r.sortedOnInput, stats };
+  } catch (err) {
+    if (err instanceof KilnError && err.code === 'E_VALIDATION' && err.message.startsWith('rows:')) {
+      const found = await opts.seriesError();
+      if (found) throw found;
+    }
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
   }
 }

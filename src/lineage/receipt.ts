@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { compileSchema, describeAjvError } from '../validate/schema.js';
 import { KILN_VERSION, schemaPath } from '../version.js';
 import { environmentSnapshot, gitInfo, type EnvironmentSnapshot, type GitInfo } from './environment.js';
-import { canonicalJson, digestFile, hashJson } from './hash.js';
+import { canonicalJson, digestFile, hashJson, type FileDigest } from './hash.js';
 
 /** How a run ended: gate_failed means it ran fine but a quality gate (reject rate, regression) failed. */
 export type RunStatus = 'ok' | 'failed' | 'gate_failed';
@@ -47,15 +47,19 @@ export interface Receipt {
 /** What a run reports when it ends. */
 export interface FinishOptions {
   outputs: string[];
+  /** Digests this run already took of some outputs (absolute path -> digest, e.g. from its manifest), used instead of reading them again. */
+  knownDigests?: Map<string, FileDigest>;
   counts?: Record<string, number>;
   status?: RunStatus;
   extra?: Record<string, unknown>;
 }
 
-async function hashFiles(files: string[], role: 'input' | 'output', allowMissing: boolean): Promise<Array<ReceiptFile | MissingOutput>> {
+async function hashFiles(files: string[], role: 'input' | 'output', allowMissing: boolean, known?: Map<string, FileDigest>): Promise<Array<ReceiptFile | MissingOutput>> {
   return Promise.all(
     files.map(async (f) => {
       const abs = path.resolve(f);
+      const digest = known?.get(abs);
+      if (digest) return { path: abs, size: digest.size, sha256: digest.sha256 };
       try {
         return { path: abs, ...(await digestFile(abs)) };
       } catch (err) {
@@ -99,7 +103,7 @@ export class RunReceipt {
   /** Ends the run and returns its receipt; outputs are hashed now. A missing output is E_IO unless status is not 'ok'. */
   async finish(opts: FinishOptions): Promise<Receipt> {
     const status = opts.status ?? 'ok';
-    const outputs = await hashFiles(opts.outputs, 'output', status !== 'ok');
+    const outputs = await hashFiles(opts.outputs, 'output', status !== 'ok', opts.knownDigests);
     const endMs = Math.max(Date.now(), this.startMs);
     const counts: Record<string, number> = {};
     for (const [k, v] of Object.entries(opts.counts ?? {})) {

@@ -75,8 +75,10 @@ inline constexpr const char kErrValidation[] = "E_VALIDATION";
 class RollingState;
 
 // Creates the streaming state (owned by the caller, released with DestroyRolling); throws
-// InputError on a bad feature list.
-RollingState* CreateRolling(std::vector<RollFeature> features, int num_inputs);
+// InputError on a bad feature list. With `caller_orders` the caller guarantees rows come sorted
+// by time and one per (entity, time) in an entity order of its own, so ids within one time need
+// not increase (the state then checks only that time never decreases).
+RollingState* CreateRolling(std::vector<RollFeature> features, int num_inputs, bool caller_orders = false);
 
 // Consumes a batch. Unless `final`, rows of the last time in the batch are held back when cross
 // features exist (they may pair with rows of the next batch); `final` flushes everything.

@@ -1,0 +1,63 @@
+// One-pass native feature build: rows stream out of DuckDB (C API), through the rolling kernel
+// (kiln/rolling.h), and back into DuckDB as a table function that a COPY ... TO writes to Parquet.
+// No row passes through JS and nothing is materialised, so memory is bounded by DuckDB's limit,
+// a few kernel batches and the rows inside the largest window.
+//
+// The input is first read in the order DuckDB gives it; while it arrives sorted by (time, entity)
+// nothing is sorted. At the first row out of that order the output is abandoned and the build
+// restarts once from the ordered query (so sorted inputs cost one read and unsorted ones a
+// partial read plus DuckDB's sort). Entities are compared as UTF-8 bytes, a missing entity
+// after every other, exactly as the ordered query's ORDER BY sorts them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kiln/rolling.h"
+
+namespace kiln {
+
+// What one build runs. The SQL strings are complete statements for a fresh in-memory DuckDB.
+struct FeaturePipelineSpec {
+  std::string library;                // libduckdb shared library (see scan::LoadDuckDB)
+  std::vector<std::string> settings;  // statements run first (SET memory_limit = ..., temp_directory, ...)
+  // DuckDB threads of the ordered attempt (its sort is parallel). The first attempt runs DuckDB on
+  // one thread: a streamed scan is driven by the reader thread, and idle workers only spin.
+  int threads = 1;
+  // Both yield __t TIMESTAMP, then __e VARCHAR when has_entity, then num_inputs DOUBLE columns;
+  // ordered_sql adds ORDER BY __t, __e NULLS LAST.
+  std::string input_sql;
+  std::string ordered_sql;
+  // A statement reading the table function named by the placeholder {fn}, whose columns are
+  // __e (VARCHAR, when has_entity), __t (TIMESTAMP), __f0 .. __f<n-1> (DOUBLE), e.g. a COPY.
+  std::string output_sql;
+  bool has_entity = false;
+  int num_inputs = 0;
+  // Cross features' left / right are indexes into cross_entities (-1: absent).
+  std::vector<RollFeature> features;
+  std::vector<std::string> cross_entities;
+  int kernel_threads = 1;
+  std::int64_t batch_rows = 65536;
+};
+
+// count / missing over all rows, moments and extremes over the finite values (nulls excluded).
+struct FeatureColumnStats {
+  std::int64_t count = 0, missing = 0, finite = 0;
+  double mean = 0, m2 = 0, min = 0, max = 0;
+};
+
+struct FeaturePipelineResult {
+  std::int64_t rows = 0;
+  std::int64_t entities = 0;
+  bool sorted_on_input = true;  // false when the build had to restart from the ordered query
+  std::vector<FeatureColumnStats> stats;  // one per feature
+};
+
+// Runs the build; `cancel` (may be null) stops it with E_CANCELLED. Errors: kiln::Error with the
+// kernel's codes (E_VALIDATION "rows: ..." for a missing time or a duplicated (entity, time)),
+// E_IO for DuckDB failures.
+FeaturePipelineResult RunFeaturePipeline(const FeaturePipelineSpec& spec, const std::atomic<int>* cancel);
+
+}  // namespace kiln

@@ -1,0 +1,180 @@
+// The one-pass native pipeline (buildFeatures on a spec of window, lag and cross features only):
+// its files and summary statistics equal the SQL compiler's on an input already in time order
+// (streamed without a sort) and on one that is not (restarted from the sorted query), with and
+// without an entity; a missing time fails like the SQL path; cancelling leaves nothing behind.
+import { DuckDBInstance } from '@duckdb/node-api';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KilnError } from '../../../bindings/errors.js';
+import { buildFeatures, buildInputRelation, validateSpec, type FeatureDef, type FeatureSpec } from '../../../src/features/index.js';
+import { describeInput } from '../../../src/features/build.js';
+import { pipelineApplies, planNative, runFeaturePipeline } from '../../../src/features/native.js';
+import { sqlString } from '../../../src/io/formats.js';
+import { readParquetRows } from '../../helpers/features.js';
+import { makeTemp, rmTemp } from '../../helpers/paths.js';
+
+let dir: string;
+let unordered: string;
+let ordered: string;
+
+const FEATURES: FeatureDef[] = [
+  { name: 'ret', kind: 'window', fn: 'pct_change', column: 'p', periods: 1 },
+  { name: 'p_mean_10m', kind: 'window', fn: 'mean', column: 'p', window: '10min' },
+  { name: 'p_std_5', kind: 'window', fn: 'std', column: 'p', window: 5 },
+  { name: 'x_min_15m_ex', kind: 'window', fn: 'min', column: 'x', window: '15min', exclusive: true },
+  { name: 'x_max_20m', kind: 'window', fn: 'max', column: 'x', window: '20min' },
+  { name: 'x_z_8', kind: 'window', fn: 'zscore', column: 'x', window: 8 },
+  { name: 'p_mom_10m', kind: 'window', fn: 'momentum', column: 'p', window: '10min' },
+  { name: 'p_vol_20m', kind: 'window', fn: 'volatility', column: 'p', window: '20min' },
+  { name: 'z_lag_2', kind: 'lag', column: 'z', periods: 2 },
+  { name: 'ret_mean_15m', kind: 'window', fn: 'mean', column: 'ret', window: '15min' },
+  { name: 'ab_corr_30m', kind: 'cross', fn: 'correlation', column: 'ret', left: 'A', right: 'B', window: '30min' },
+  { name: 'bc_ratio', kind: 'cross', fn: 'ratio', column: 'p', left: 'B', right: 'C' },
+  { name: 'a_missing_spread', kind: 'cross', fn: 'spread', column: 'p', left: 'A', right: 'nobody' },
+];
+
+// Random walks for entities A, B, C and a NULL entity: shared and unshared minutes, NULL inputs.
+// Rows are written grouped by entity (not in time order) or sorted by (ts, sym).
+async function makeInputs(): Promise<void> {
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  await conn.run(`CREATE TABLE s AS
+    SELECT CASE e WHEN 3 THEN NULL ELSE chr(CAST(65 + e AS INTEGER)) END AS sym,
+           TIMESTAMP '2024-01-01' + to_minutes(CAST(i * 3 + (hash(e * 31 + i) % 3) AS BIGINT)) AS ts,
+           CASE WHEN hash(i * 7 + e) % 17 = 0 THEN NULL ELSE 100 + e * 10 + sin(i / 5.0 + e) * 3 END AS p,
+           CASE WHEN hash(i * 11 + e) % 13 = 0 THEN NULL ELSE (hash(i + e * 1000) % 1000) / 10.0 END AS x,
+           CAST(hash(i * 5 + e) % 100 AS INTEGER) AS z
+    FROM range(4) a(e), range(300) b(i)`);
+  await conn.run(`COPY (SELECT * FROM s ORDER BY sym NULLS FIRST, ts) TO ${sqlString(unordered)} (FORMAT parquet)`);
+  await conn.run(`COPY (SELECT * FROM s ORDER BY ts, sym NULLS LAST) TO ${sqlString(ordered)} (FORMAT parquet)`);
+  conn.closeSync();
+  db.closeSync();
+}
+
+function spec(features: FeatureDef[], entity = true): FeatureSpec {
+  return validateSpec({ version: 1, ...(entity ? { entity: 'sym' } : {}), time: 'ts', features });
+}
+
+function same(a: unknown, b: unknown): boolean {
+  if (a === null || b === null) return a === b;
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
+    if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
+    return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+  }
+  return a === b;
+}
+
+async function compareWithSql(name: string, s: FeatureSpec, input: string): Promise<void> {
+  const sql = await buildFeatures(s, { input, outDir: path.join(dir, `${name}-sql`), engine: 'sql' });
+  const nat = await buildFeatures(s, { input, outDir: path.join(dir, `${name}-native`), batchSize: 50 });
+  const [a, b] = [await readParquetRows(nat.files.features!), await readParquetRows(sql.files.features!)];
+  expect(a.length).toBe(b.length);
+  expect(Object.keys(a[0]!)).toEqual(Object.keys(b[0]!));
+  for (let i = 0; i < b.length; i++) {
+    for (const c of Object.keys(b[i]!)) {
+      if (!same(a[i]![c], b[i]![c])) expect.fail(`${name} row ${i} ${c}: pipeline ${String(a[i]![c])} vs sql ${String(b[i]![c])}`);
+    }
+  }
+  expect(nat.schema.columns).toEqual(sql.schema.columns);
+  expect(nat.counts).toEqual(sql.counts);
+  for (const [col, st] of Object.entries(sql.schema.stats)) {
+    const got = nat.schema.stats[col]!;
+    expect(got.count, col).toBe(st.count);
+    expect(got.missing, col).toBe(st.missing);
+    for (const k of ['mean', 'std', 'min', 'max'] as const) {
+      if (!same(got[k], st[k])) expect.fail(`${name} stats ${col}.${k}: pipeline ${String(got[k])} vs sql ${String(st[k])}`);
+    }
+  }
+}
+
+async function pipelineRun(s: FeatureSpec, input: string, file: string) {
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  try {
+    const rel = buildInputRelation(s, { file: input });
+    const cols = await describeInput(conn, rel);
+    const plan = planNative(s, cols)!;
+    expect(pipelineApplies(s, plan, cols)).toBe(true);
+    return await runFeaturePipeline(s, rel, cols, plan, { file, threads: 2, memoryLimit: '200MB', tempDirectory: path.join(dir, 'spill'), seriesError: async () => null });
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
+beforeAll(async () => {
+  dir = makeTemp('kiln-pipeline-');
+  unordered = path.join(dir, 'by-entity.parquet');
+  ordered = path.join(dir, 'by-time.parquet');
+  await makeInputs();
+});
+afterAll(() => rmTemp(dir));
+
+describe('native feature pipeline', () => {
+  it('streams an input already in (time, entity) order without sorting, and sorts one that is not', async () => {
+    const s = spec(FEATURES);
+    const a = await pipelineRun(s, ordered, path.join(dir, 'a.parquet'));
+    const b = await pipelineRun(s, unordered, path.join(dir, 'b.parquet'));
+    expect(a.sortedOnInput).toBe(true);
+    expect(b.sortedOnInput).toBe(false);
+    expect(a.rows).toBe(1200);
+    expect(await readParquetRows(path.join(dir, 'a.parquet'))).toEqual(await readParquetRows(path.join(dir, 'b.parquet')));
+  });
+
+  it('equals the SQL compiler (rows, types, counts and summary statistics) on ordered and unordered input', async () => {
+    await compareWithSql('ordered', spec(FEATURES), ordered);
+    await compareWithSql('unordered', spec(FEATURES), unordered);
+  });
+
+  it('equals the SQL compiler without an entity', async () => {
+    const noEntity = path.join(dir, 'one-series.parquet');
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    await conn.run(`COPY (SELECT * EXCLUDE (sym) FROM read_parquet(${sqlString(ordered)}) WHERE sym = 'A') TO ${sqlString(noEntity)} (FORMAT parquet)`);
+    conn.closeSync();
+    db.closeSync();
+    await compareWithSql('no-entity', spec(FEATURES.filter((f) => f.kind !== 'cross'), false), noEntity);
+  });
+
+  it('fails like the SQL path on a missing time, leaving no output folder', async () => {
+    const bad = path.join(dir, 'null-time.parquet');
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    await conn.run(`COPY (SELECT sym, CASE WHEN sym = 'B' AND ts = (SELECT ts FROM read_parquet(${sqlString(ordered)}) WHERE sym = 'B' ORDER BY ts LIMIT 1 OFFSET 40) THEN NULL ELSE ts END AS ts, p, x, z FROM read_parquet(${sqlString(ordered)})) TO ${sqlString(bad)} (FORMAT parquet)`);
+    conn.closeSync();
+    db.closeSync();
+    const s = spec(FEATURES.slice(0, 3));
+    const errOf = async (engine: 'native' | 'sql'): Promise<KilnError> => {
+      try {
+        await buildFeatures(s, { input: bad, outDir: path.join(dir, `null-${engine}`), engine });
+      } catch (err) {
+        return err as KilnError;
+      }
+      throw new Error('expected a failure');
+    };
+    const [n, q] = [await errOf('native'), await errOf('sql')];
+    expect(n.code).toBe('E_VALIDATION');
+    expect(n.message).toBe(q.message);
+    expect(n.message).toMatch(/column ts is missing at input row \d+/);
+    expect(fs.existsSync(path.join(dir, 'null-native'))).toBe(false);
+  });
+
+  it('stops with E_CANCELLED when the signal aborts during the pass, leaving nothing behind', async () => {
+    const ac = new AbortController();
+    const out = path.join(dir, 'cancelled');
+    const err = await buildFeatures(spec(FEATURES), {
+      input: ordered,
+      outDir: out,
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (p.stage === 'compute features') ac.abort();
+      },
+    }).catch((e: unknown) => e as KilnError);
+    expect(err).toBeInstanceOf(KilnError);
+    expect((err as KilnError).code).toBe('E_CANCELLED');
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('.cancelled'))).toEqual([]);
+  });
+});
