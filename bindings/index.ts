@@ -796,6 +796,7 @@ export function featurePipeline(spec: RawFeaturePipelineSpec, cancel: CancelToke
   const op = 'featurePipeline';
   checkInt(op, 'numInputs', spec.numInputs, 0, 4096);
   checkInt(op, 'threads', spec.threads, 1, MAX_THREADS);
+  if (spec.streamThreads !== undefined) checkInt(op, 'streamThreads', spec.streamThreads, 1, MAX_THREADS);
   checkInt(op, 'kernelThreads', spec.kernelThreads, 0, MAX_THREADS);
   checkInt(op, 'batchRows', spec.batchRows, 1, 2 ** 24);
   spec.features.forEach((f, i) => {

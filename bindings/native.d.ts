@@ -342,8 +342,10 @@ export interface RawFeaturePipelineSpec {
   library: string;
   /** Statements run first on the build's own in-memory database (SET memory_limit ..., temp_directory ...). */
   settings: string[];
-  /** DuckDB threads when the input must be sorted (an already ordered input is streamed on one). */
+  /** DuckDB threads when the input must be sorted. */
   threads: number;
+  /** DuckDB threads while streaming the input unsorted (default 1: a streamed scan runs on the reader thread). */
+  streamThreads?: number;
   /** Yields __t TIMESTAMP, [__e VARCHAR], then numInputs DOUBLE columns, in any order. */
   inputSql: string;
   /** The same rows ORDER BY __t, __e NULLS LAST (used when inputSql's rows are not in that order). */

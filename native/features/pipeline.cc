@@ -556,7 +556,7 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
 bool RunAttempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std::atomic<int>* cancel, bool ordered, FeaturePipelineResult* out) {
   Database db(api);
   for (const std::string& s : spec.settings) db.Run(s);
-  db.Run("SET threads = " + std::to_string(ordered ? std::max(1, spec.threads) : 1));
+  db.Run("SET threads = " + std::to_string(std::max(1, ordered ? spec.threads : spec.stream_threads)));
   Attempt attempt(spec, api, cancel, ordered);
   attempt.set_vector_size(static_cast<std::size_t>(api.vector_size()));
   capi::duckdb_table_function fn = api.create_table_function();

@@ -244,7 +244,7 @@ Napi::Value RollingProcessJs(const Napi::CallbackInfo& info) {
   });
 }
 
-// JS: featurePipeline(spec: {library, settings: string[], threads, inputSql, orderedSql, outputSql,
+// JS: featurePipeline(spec: {library, settings: string[], threads, streamThreads?, inputSql, orderedSql, outputSql,
 //     hasEntity, numInputs, features (as rollingCreate; left / right index crossEntities + 1),
 //     crossEntities: string[], kernelThreads, batchRows}, cancelToken | null)
 //     -> Promise<{rows, entities, sortedOnInput, stats: [{count, missing, finite, mean, m2, min, max}]}>
@@ -256,6 +256,7 @@ Napi::Value FeaturePipelineJs(const Napi::CallbackInfo& info) {
     spec.library = GetString(env, o, "spec", "library");
     spec.settings = GetStrings(env, o, "spec", "settings");
     spec.threads = static_cast<int>(GetInteger(env, o, "spec", "threads", 1, kMaxThreads));
+    if (!o.Get("streamThreads").IsUndefined()) spec.stream_threads = static_cast<int>(GetInteger(env, o, "spec", "streamThreads", 1, kMaxThreads));
     spec.input_sql = GetString(env, o, "spec", "inputSql");
     spec.ordered_sql = GetString(env, o, "spec", "orderedSql");
     spec.output_sql = GetString(env, o, "spec", "outputSql");

@@ -6,7 +6,7 @@
 import duckdbRaw from '@duckdb/node-bindings';
 import { BIGINT, DOUBLE, DuckDBDataChunk, INTEGER, TIMESTAMP, type DuckDBConnection } from '@duckdb/node-api';
 import { KilnError } from '../../bindings/errors.js';
-import { cancelOp, cancelToken, featurePipeline, nativeAvailable, rollingCreate, rollingProcess, type RollingFeature, type RollingResult } from '../../bindings/index.js';
+import { cancelOp, cancelToken, featurePipeline, nativeAvailable, rollingCreate, rollingProcess, type FeaturePipelineSpec, type RollingFeature, type RollingResult } from '../../bindings/index.js';
 import { duckdbError } from '../io/duckdb.js';
 import { sqlIdent as q, sqlString } from '../io/formats.js';
 import { duckdbLibraryPath, scanConnection } from '../io/scan.js';
@@ -347,6 +347,53 @@ export interface PipelineRun {
   stats: Record<string, ColumnStats>;
 }
 
+/** Parquet options of the pipeline's output. Features are mostly continuous: dictionary attempts cost more than they save, and LZ4 compresses them like the default Snappy for less CPU (benchmarks/RESULTS.md). */
+export const PIPELINE_PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION lz4, DICTIONARY_SIZE_LIMIT 1';
+
+/** Where and how a pipeline runs (see runFeaturePipeline). */
+export interface PipelineOptions {
+  file: string;
+  threads: number;
+  memoryLimit: string;
+  tempDirectory: string;
+  batchSize?: number;
+}
+
+/**
+ * The native pipeline request of a direct plan: input and ordered-input SQL (time as TIMESTAMP,
+ * the entity, the kernel's inputs as DOUBLE), the kernel's features, and `COPY ... TO opts.file`
+ * of entity, time and the spec's features in spec order (lags cast back to their input's type).
+ */
+export function pipelineRequest(spec: FeatureSpec, rel: InputRelation, inputColumns: InputColumn[], plan: NativePlan, opts: PipelineOptions): FeaturePipelineSpec {
+  const time = spec.time!;
+  const entity = spec.entity;
+  const types = new Map(inputColumns.map((c) => [c.name, c.type]));
+  const ctes = [...rel.ctes, `__in AS (${rel.select})`];
+  const select =
+    `SELECT ${timestampExpr(time, types.get(time)!)} AS __t${entity ? `, ${q(entity)} AS __e` : ''}` +
+    plan.inputs.map((c, i) => `, CAST(${q(c)} AS DOUBLE) AS __x${i}`).join('') +
+    ' FROM __in';
+  const inputSql = `WITH ${ctes.join(',\n  ')}\n${select}`;
+  const byName = new Map(plan.native.map((f, i) => [f.name, nativeOutputExprs(plan, inputColumns, '')[i]!]));
+  const columns = [...(entity ? [`__e AS ${q(entity)}`] : []), `__t AS ${q(time)}`, ...spec.features.map((f) => byName.get(f.name)!)];
+  const crossEntities = [...new Set(plan.native.flatMap((f) => (f.kind === 'cross' ? [f.left, f.right] : [])))];
+  return {
+    library: duckdbLibraryPath()!,
+    settings: [`SET memory_limit = ${sqlString(opts.memoryLimit)}`, `SET temp_directory = ${sqlString(opts.tempDirectory)}`, 'SET preserve_insertion_order = true'],
+    threads: Math.max(1, opts.threads),
+    inputSql,
+    orderedSql: `${inputSql} ORDER BY __t${entity ? ', __e NULLS LAST' : ''}`,
+    outputSql: `COPY (SELECT ${columns.join(', ')} FROM {fn}) TO ${sqlString(opts.file)} (${PIPELINE_PARQUET_OPTIONS})`,
+    hasEntity: Boolean(entity),
+    numInputs: plan.inputs.length,
+    features: kernelFeatures(plan, (name) => crossEntities.indexOf(name) + 1),
+    crossEntities,
+    // Features split over two kernel threads; more only contend with the reader and the writer.
+    kernelThreads: Math.min(2, Math.max(1, opts.threads)),
+    batchRows: opts.batchSize ?? 65_536,
+  };
+}
+
 /**
  * Writes the features of a direct plan to one Parquet file in a single native pass: the input
  * streams out of a fresh DuckDB database (read in its own order while that is (time, entity)
@@ -359,60 +406,18 @@ export async function runFeaturePipeline(
   rel: InputRelation,
   inputColumns: InputColumn[],
   plan: NativePlan,
-  opts: {
-    file: string;
-    threads: number;
-    memoryLimit: string;
-    tempDirectory: string;
-    batchSize?: number;
+  opts: PipelineOptions & {
     /** Finds the first offending input row when the kernel reports a missing time or a duplicate. */
     seriesError: () => Promise<KilnError | null>;
     signal?: AbortSignal;
   },
 ): Promise<PipelineRun> {
-  const time = spec.time!;
-  const entity = spec.entity;
-  const types = new Map(inputColumns.map((c) => [c.name, c.type]));
-  const ctes = [...rel.ctes, `__in AS (${rel.select})`];
-  const select =
-    `SELECT ${timestampExpr(time, types.get(time)!)} AS __t${entity ? `, ${q(entity)} AS __e` : ''}` +
-    plan.inputs.map((c, i) => `, CAST(${q(c)} AS DOUBLE) AS __x${i}`).join('') +
-    ' FROM __in';
-  const inputSql = `WITH ${ctes.join(',\n  ')}\n${select}`;
-  const orderedSql = `${inputSql} ORDER BY __t${entity ? ', __e NULLS LAST' : ''}`;
-  const byName = new Map(plan.native.map((f, i) => [f.name, nativeOutputExprs(plan, inputColumns, '')[i]!]));
-  const columns = [...(entity ? [`__e AS ${q(entity)}`] : []), `__t AS ${q(time)}`, ...spec.features.map((f) => byName.get(f.name)!)];
-  // Features are mostly continuous: Parquet dictionary attempts cost more than they save, and LZ4
-  // compresses them as well as the default Snappy at a fraction of the CPU (benchmarks/RESULTS.md).
-  const outputSql = `COPY (SELECT ${columns.join(', ')} FROM {fn}) TO ${sqlString(opts.file)} (FORMAT parquet, COMPRESSION lz4, DICTIONARY_SIZE_LIMIT 1)`;
-  const crossEntities = [...new Set(plan.native.flatMap((f) => (f.kind === 'cross' ? [f.left, f.right] : [])))];
   const token = cancelToken();
   const onAbort = (): void => cancelOp(token);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
   try {
-    const r = await featurePipeline(
-      {
-        library: duckdbLibraryPath()!,
-        settings: [
-          `SET memory_limit = ${sqlString(opts.memoryLimit)}`,
-          `SET temp_directory = ${sqlString(opts.tempDirectory)}`,
-          'SET preserve_insertion_order = true',
-        ],
-        threads: Math.max(1, opts.threads),
-        inputSql,
-        orderedSql,
-        outputSql,
-        hasEntity: Boolean(entity),
-        numInputs: plan.inputs.length,
-        features: kernelFeatures(plan, (name) => crossEntities.indexOf(name) + 1),
-        crossEntities,
-        // Features split over two kernel threads; more only contend with the reader and the writer.
-        kernelThreads: Math.min(2, Math.max(1, opts.threads)),
-        batchRows: opts.batchSize ?? 65_536,
-      },
-      token,
-    );
+    const r = await featurePipeline(pipelineRequest(spec, rel, inputColumns, plan, opts), token);
     const stats: Record<string, ColumnStats> = {};
     plan.native.forEach((f, i) => {
       const st = r.stats[i]!;

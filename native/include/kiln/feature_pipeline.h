@@ -23,9 +23,10 @@ namespace kiln {
 struct FeaturePipelineSpec {
   std::string library;                // libduckdb shared library (see scan::LoadDuckDB)
   std::vector<std::string> settings;  // statements run first (SET memory_limit = ..., temp_directory, ...)
-  // DuckDB threads of the ordered attempt (its sort is parallel). The first attempt runs DuckDB on
-  // one thread: a streamed scan is driven by the reader thread, and idle workers only spin.
+  // DuckDB threads of the ordered attempt (its sort is parallel), and of the first, streamed one
+  // (1 by default: DuckDB parses a streamed scan on the reader thread; more workers only spin).
   int threads = 1;
+  int stream_threads = 1;
   // Both yield __t TIMESTAMP, then __e VARCHAR when has_entity, then num_inputs DOUBLE columns;
   // ordered_sql adds ORDER BY __t, __e NULLS LAST.
   std::string input_sql;
