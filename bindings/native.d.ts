@@ -350,6 +350,8 @@ export interface RawFeaturePipelineSpec {
   inputSql: string;
   /** The same rows ORDER BY __t, __e NULLS LAST (used when inputSql's rows are not in that order). */
   orderedSql: string;
+  /** Where DuckDB writes orderedSql's rows (Parquet) before they are streamed; removed afterwards. */
+  sortedFile: string;
   /** A statement reading `{fn}`, a table function of __e VARCHAR (with an entity), __t TIMESTAMP, __f0.. DOUBLE. */
   outputSql: string;
   hasEntity: boolean;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -172,8 +173,8 @@ struct InputBatch {
 // rows + statistics) and the table function's consumer side (finished rows -> output chunks).
 class Attempt {
  public:
-  Attempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std::atomic<int>* cancel, bool ordered)
-      : spec_(spec), api_(api), cancel_(cancel), ordered_(ordered), inputs_(kQueueDepth), outputs_(kQueueDepth), stats_(spec.features.size()) {
+  Attempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std::atomic<int>* cancel, bool ordered, std::string input_sql)
+      : spec_(spec), api_(api), cancel_(cancel), ordered_(ordered), input_sql_(std::move(input_sql)), inputs_(kQueueDepth), outputs_(kQueueDepth), stats_(spec.features.size()) {
     for (const std::string& name : spec_.cross_entities) Intern(name.data(), name.size());
   }
 
@@ -198,66 +199,31 @@ class Attempt {
     Stop();
   }
 
-  // Fills one output chunk (0 rows: the end). Throws when the reader or the kernel failed.
+  // Fills one output chunk: full chunks until the last (so the Parquet writer's row groups, and
+  // the file's bytes, depend only on the rows); 0 rows at the end. Throws when a stage failed.
   void Fill(capi::duckdb_data_chunk out) {
-    while (cur_ == nullptr || cur_pos_ == cur_->rows) {
-      std::unique_ptr<RollResult> next;
-      if (!outputs_.Pop(&next)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (needs_sort_) throw Error(kErrInternal, "kiln: input out of order, restarting from the ordered query");
-        if (error_) std::rethrow_exception(error_);
-        if (cancelled()) throw Error("E_CANCELLED", "features: cancelled");
-        api_.data_chunk_set_size(out, 0);
-        return;
-      }
-      cur_ = std::move(next);
-      cur_pos_ = 0;
-    }
     if (cancelled()) throw Error("E_CANCELLED", "features: cancelled");
-    const RollResult& r = *cur_;
-    const std::size_t pos = cur_pos_;
-    const std::size_t n = std::min<std::size_t>(vector_size_, r.rows - pos);
-    capi::idx_t col = 0;
-    if (spec_.has_entity) {
-      capi::duckdb_vector vec = api_.data_chunk_get_vector(out, col++);
-      std::uint64_t* mask = nullptr;
-      std::lock_guard<std::mutex> lock(names_mu_);
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::int32_t e = r.entity[pos + k];
-        if (e == null_id_) {
-          if (mask == nullptr) {
-            api_.vector_ensure_validity_writable(vec);
-            mask = api_.vector_get_validity(vec);
-          }
-          mask[k >> 6] &= ~(1ULL << (k & 63));
-        } else {
-          const std::string& s = names_[static_cast<std::size_t>(e)];
-          api_.vector_assign_string_element_len(vec, k, s.data(), s.size());
+    std::size_t filled = 0;
+    while (filled < vector_size_) {
+      if (cur_ == nullptr || cur_pos_ == cur_->rows) {
+        std::unique_ptr<RollResult> next;
+        if (!outputs_.Pop(&next)) {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (needs_sort_) throw Error(kErrInternal, "kiln: input out of order, restarting from the ordered query");
+          if (error_) std::rethrow_exception(error_);
+          if (cancelled()) throw Error("E_CANCELLED", "features: cancelled");
+          break;
         }
+        cur_ = std::move(next);
+        cur_pos_ = 0;
+        continue;
       }
+      const std::size_t n = std::min(vector_size_ - filled, cur_->rows - cur_pos_);
+      CopyRows(out, filled, *cur_, cur_pos_, n);
+      filled += n;
+      cur_pos_ += n;
     }
-    std::memcpy(api_.vector_get_data(api_.data_chunk_get_vector(out, col++)), r.time.data() + pos, n * sizeof(std::int64_t));
-    for (std::size_t f = 0; f < r.values.size(); ++f) {
-      capi::duckdb_vector vec = api_.data_chunk_get_vector(out, col++);
-      std::memcpy(api_.vector_get_data(vec), r.values[f].data() + pos, n * sizeof(double));
-      const std::uint8_t* bm = r.valid[f].data();
-      std::uint64_t* mask = nullptr;
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::size_t i = pos + k;
-        if ((i & 7) == 0 && k + 8 <= n && bm[i >> 3] == 0xFF) {
-          k += 7;
-          continue;
-        }
-        if ((bm[i >> 3] >> (i & 7)) & 1) continue;
-        if (mask == nullptr) {
-          api_.vector_ensure_validity_writable(vec);
-          mask = api_.vector_get_validity(vec);
-        }
-        mask[k >> 6] &= ~(1ULL << (k & 63));
-      }
-    }
-    api_.data_chunk_set_size(out, n);
-    cur_pos_ += n;
+    api_.data_chunk_set_size(out, filled);
   }
 
   bool needs_sort() {
@@ -281,6 +247,44 @@ class Attempt {
   }
 
  private:
+  // Copies rows [pos, pos + n) of a kernel result into output rows [dst, dst + n).
+  void CopyRows(capi::duckdb_data_chunk out, std::size_t dst, const RollResult& r, std::size_t pos, std::size_t n) {
+    capi::idx_t col = 0;
+    if (spec_.has_entity) {
+      capi::duckdb_vector vec = api_.data_chunk_get_vector(out, col++);
+      std::lock_guard<std::mutex> lock(names_mu_);
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::int32_t e = r.entity[pos + k];
+        if (e == null_id_) {
+          SetInvalid(vec, dst + k);
+        } else {
+          const std::string& s = names_[static_cast<std::size_t>(e)];
+          api_.vector_assign_string_element_len(vec, dst + k, s.data(), s.size());
+        }
+      }
+    }
+    auto* times = static_cast<std::int64_t*>(api_.vector_get_data(api_.data_chunk_get_vector(out, col++)));
+    std::memcpy(times + dst, r.time.data() + pos, n * sizeof(std::int64_t));
+    for (std::size_t f = 0; f < r.values.size(); ++f) {
+      capi::duckdb_vector vec = api_.data_chunk_get_vector(out, col++);
+      std::memcpy(static_cast<double*>(api_.vector_get_data(vec)) + dst, r.values[f].data() + pos, n * sizeof(double));
+      const std::uint8_t* bm = r.valid[f].data();
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t i = pos + k;
+        if ((i & 7) == 0 && k + 8 <= n && bm[i >> 3] == 0xFF) {
+          k += 7;
+          continue;
+        }
+        if (!((bm[i >> 3] >> (i & 7)) & 1)) SetInvalid(vec, dst + k);
+      }
+    }
+  }
+
+  void SetInvalid(capi::duckdb_vector vec, std::size_t row) {
+    api_.vector_ensure_validity_writable(vec);
+    api_.vector_get_validity(vec)[row >> 6] &= ~(1ULL << (row & 63));
+  }
+
   bool cancelled() const { return cancel_ != nullptr && cancel_->load() != 0; }
 
   // Runs a thread body; the first failure is kept and stops the whole attempt.
@@ -356,7 +360,7 @@ class Attempt {
   }
 
   void ReadInput(capi::duckdb_connection conn) {
-    const std::string& sql = ordered_ ? spec_.ordered_sql : spec_.input_sql;
+    const std::string& sql = input_sql_;
     capi::duckdb_prepared_statement stmt = nullptr;
     if (api_.prepare(conn, sql.c_str(), &stmt) != capi::DuckDBSuccess) {
       const char* why = stmt ? api_.prepare_error(stmt) : nullptr;
@@ -492,6 +496,7 @@ class Attempt {
   const capi::Api& api_;
   const std::atomic<int>* cancel_;
   const bool ordered_;
+  const std::string input_sql_;
   std::size_t vector_size_ = 2048;
   Channel<InputBatch> inputs_;
   Channel<std::unique_ptr<RollResult>> outputs_;
@@ -552,12 +557,22 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
   return s;
 }
 
+// A SQL string literal.
+std::string SqlString(const std::string& s) { return "'" + Replace(s, "'", "''") + "'"; }
+
 // Runs one attempt; returns false when it must be redone from the ordered query.
 bool RunAttempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std::atomic<int>* cancel, bool ordered, FeaturePipelineResult* out) {
   Database db(api);
   for (const std::string& s : spec.settings) db.Run(s);
-  db.Run("SET threads = " + std::to_string(std::max(1, ordered ? spec.threads : spec.stream_threads)));
-  Attempt attempt(spec, api, cancel, ordered);
+  std::string input = spec.input_sql;
+  if (ordered) {
+    if (spec.sorted_file.empty()) throw Error(kErrInternal, "feature pipeline: no file for the sorted input");
+    db.Run("SET threads = " + std::to_string(std::max(1, spec.threads)));
+    db.Run("COPY (" + spec.ordered_sql + ") TO " + SqlString(spec.sorted_file) + " (FORMAT parquet, COMPRESSION lz4)");
+    input = "SELECT * FROM read_parquet(" + SqlString(spec.sorted_file) + ")";
+  }
+  db.Run("SET threads = " + std::to_string(std::max(1, spec.stream_threads)));
+  Attempt attempt(spec, api, cancel, ordered, input);
   attempt.set_vector_size(static_cast<std::size_t>(api.vector_size()));
   capi::duckdb_table_function fn = api.create_table_function();
   api.table_function_set_name(fn, kFunctionName);
@@ -598,6 +613,12 @@ FeaturePipelineResult RunFeaturePipeline(const FeaturePipelineSpec& spec, const 
   FeaturePipelineResult result;
   if (RunAttempt(spec, api, cancel, false, &result)) return result;
   if (cancel != nullptr && cancel->load() != 0) throw Error("E_CANCELLED", "features: cancelled");
+  struct RemoveSorted {
+    const std::string& file;
+    ~RemoveSorted() {
+      if (!file.empty()) std::remove(file.c_str());
+    }
+  } remove_sorted{spec.sorted_file};
   if (!RunAttempt(spec, api, cancel, true, &result)) throw Error(kErrInternal, "feature pipeline: the ordered query returned rows out of order");
   return result;
 }

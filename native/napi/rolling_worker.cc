@@ -245,7 +245,7 @@ Napi::Value RollingProcessJs(const Napi::CallbackInfo& info) {
 }
 
 // JS: featurePipeline(spec: {library, settings: string[], threads, streamThreads?, inputSql, orderedSql, outputSql,
-//     hasEntity, numInputs, features (as rollingCreate; left / right index crossEntities + 1),
+//     sortedFile, hasEntity, numInputs, features (as rollingCreate; left / right index crossEntities + 1),
 //     crossEntities: string[], kernelThreads, batchRows}, cancelToken | null)
 //     -> Promise<{rows, entities, sortedOnInput, stats: [{count, missing, finite, mean, m2, min, max}]}>
 Napi::Value FeaturePipelineJs(const Napi::CallbackInfo& info) {
@@ -259,6 +259,7 @@ Napi::Value FeaturePipelineJs(const Napi::CallbackInfo& info) {
     if (!o.Get("streamThreads").IsUndefined()) spec.stream_threads = static_cast<int>(GetInteger(env, o, "spec", "streamThreads", 1, kMaxThreads));
     spec.input_sql = GetString(env, o, "spec", "inputSql");
     spec.ordered_sql = GetString(env, o, "spec", "orderedSql");
+    spec.sorted_file = GetString(env, o, "spec", "sortedFile");
     spec.output_sql = GetString(env, o, "spec", "outputSql");
     Napi::Value he = GetRequired(env, o, "spec", "hasEntity");
     if (!he.IsBoolean()) ThrowInput(env, "spec.hasEntity must be a boolean");

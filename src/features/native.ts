@@ -4,6 +4,8 @@
 // The result is a relation with the same rows and columns as the SQL compiler's stage, so label,
 // split, encoders and writing stay as they are. The SQL compiler remains the reference (engine 'sql').
 import duckdbRaw from '@duckdb/node-bindings';
+import fs from 'node:fs';
+import path from 'node:path';
 import { BIGINT, DOUBLE, DuckDBDataChunk, INTEGER, TIMESTAMP, type DuckDBConnection } from '@duckdb/node-api';
 import { KilnError } from '../../bindings/errors.js';
 import { cancelOp, cancelToken, featurePipeline, nativeAvailable, rollingCreate, rollingProcess, type FeaturePipelineSpec, type RollingFeature, type RollingResult } from '../../bindings/index.js';
@@ -383,6 +385,7 @@ export function pipelineRequest(spec: FeatureSpec, rel: InputRelation, inputColu
     threads: Math.max(1, opts.threads),
     inputSql,
     orderedSql: `${inputSql} ORDER BY __t${entity ? ', __e NULLS LAST' : ''}`,
+    sortedFile: path.join(opts.tempDirectory, `sorted-${process.pid}-${++stageCounter}.parquet`),
     outputSql: `COPY (SELECT ${columns.join(', ')} FROM {fn}) TO ${sqlString(opts.file)} (${PIPELINE_PARQUET_OPTIONS})`,
     hasEntity: Boolean(entity),
     numInputs: plan.inputs.length,
@@ -412,6 +415,7 @@ export async function runFeaturePipeline(
     signal?: AbortSignal;
   },
 ): Promise<PipelineRun> {
+  fs.mkdirSync(opts.tempDirectory, { recursive: true });
   const token = cancelToken();
   const onAbort = (): void => cancelOp(token);
   opts.signal?.addEventListener('abort', onAbort, { once: true });

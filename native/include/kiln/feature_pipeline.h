@@ -5,9 +5,11 @@
 //
 // The input is first read in the order DuckDB gives it; while it arrives sorted by (time, entity)
 // nothing is sorted. At the first row out of that order the output is abandoned and the build
-// restarts once from the ordered query (so sorted inputs cost one read and unsorted ones a
-// partial read plus DuckDB's sort). Entities are compared as UTF-8 bytes, a missing entity
-// after every other, exactly as the ordered query's ORDER BY sorts them.
+// restarts once: DuckDB writes the ordered query to a temporary Parquet file (a COPY sorts within
+// the memory limit, spilling as needed, where a streamed ORDER BY runs out of memory), which is
+// then streamed and removed. Sorted inputs cost one read, unsorted ones a partial read plus the
+// sort. Entities are compared as UTF-8 bytes, a missing entity after every other, exactly as the
+// ordered query's ORDER BY sorts them.
 #pragma once
 
 #include <atomic>
@@ -31,6 +33,7 @@ struct FeaturePipelineSpec {
   // ordered_sql adds ORDER BY __t, __e NULLS LAST.
   std::string input_sql;
   std::string ordered_sql;
+  std::string sorted_file;  // where the ordered attempt writes the sorted input (removed afterwards)
   // A statement reading the table function named by the placeholder {fn}, whose columns are
   // __e (VARCHAR, when has_entity), __t (TIMESTAMP), __f0 .. __f<n-1> (DOUBLE), e.g. a COPY.
   std::string output_sql;
