@@ -9,7 +9,9 @@
 // relative difference between the two sides' per-feature column means (both computed the same).
 //
 //   npm run build:ts
-//   node benchmarks/features/bench-features.mjs [--rows 10000000] [--reps 3] [--memory-limit 300MB]
+// --input-order entity feeds both sides the same bars grouped by entity (kiln then has to sort).
+//
+//   node benchmarks/features/bench-features.mjs [--rows 10000000] [--reps 3] [--memory-limit 300MB] [--input-order time|entity]
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { BENCH_DIR, flag, machine, median, trial } from '../lib.mjs';
@@ -18,7 +20,8 @@ import { makeData } from './make-data.mjs';
 const rows = Number(flag('--rows', '10000000'));
 const reps = Number(flag('--reps', '3'));
 const memoryLimit = flag('--memory-limit', '300MB');
-const file = await makeData(rows);
+const inputOrder = flag('--input-order', 'time');
+const file = await makeData(rows, inputOrder);
 
 const kilnRuns = [];
 const pandasRuns = [];
@@ -46,6 +49,7 @@ console.log(
   JSON.stringify({
     rows,
     reps,
+    inputOrder,
     memoryLimit,
     kiln: { medianMs: Math.round(kilnMs), trialsMs: kilnRuns.map((k) => Math.round(k.ms)), rowsPerS: Math.round(kilnRowsPerS), peakRssMB: Math.round(Math.max(...kilnRuns.map((k) => k.peakRssMB))), stagesMs: medianKiln.stagesMs },
     pandas: { medianS: +pandasS.toFixed(2), trialsS: pandasRuns.map((p) => +(p.read_s + p.compute_s).toFixed(2)), computeMedianS: +pandasComputeS.toFixed(2), rowsPerS: Math.round(rows / pandasS), peakRssMB: Math.round(Math.max(...pandasRuns.map((p) => p.peak_rss_mb))), version: pandasRuns[0].pandas },

@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 // Generates OHLCV-like minute bars: 4 entities (S0..S3) × rows/4 minutes, seeded random walks,
-// written as CSV to benchmarks/.data/ohlcv-<rows>.csv (pandas here has no Parquet engine, so both
-// sides read the same CSV). Deterministic: the same --rows gives the same bytes.
+// written as CSV to benchmarks/.data/ohlcv-<rows>.csv in time order (or, with --input-order
+// entity, to ohlcv-<rows>-by-entity.csv grouped by entity, then time). pandas here has no Parquet
+// engine, so both sides read the same CSV. Deterministic: the same arguments give the same bytes.
 //
-//   node benchmarks/features/make-data.mjs [--rows 10000000]
+//   node benchmarks/features/make-data.mjs [--rows 10000000] [--input-order time|entity]
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ensureDataDir, flag } from '../lib.mjs';
 
-export async function makeData(rows) {
-  const file = path.join(ensureDataDir(), `ohlcv-${rows}.csv`);
+export async function makeData(rows, order = 'time') {
+  if (order !== 'time' && order !== 'entity') throw new Error(`--input-order must be time or entity, got ${order}`);
+  const file = path.join(ensureDataDir(), order === 'time' ? `ohlcv-${rows}.csv` : `ohlcv-${rows}-by-entity.csv`);
   if (fs.existsSync(file)) return file;
   const per = Math.floor(rows / 4);
   const db = await DuckDBInstance.create(':memory:');
@@ -30,7 +32,7 @@ export async function makeData(rows) {
            round(close * (1 - 0.0005 * u), 6) AS open, round(close * (1 + 0.001 * u), 6) AS high,
            round(close * (1 - 0.001 * u), 6) AS low, round(close, 6) AS close,
            round(1000 + 5000 * u + 100 * e, 3) AS volume
-    FROM walk ORDER BY i, e
+    FROM walk ORDER BY ${order === 'time' ? 'i, e' : 'e, i'}
   ) TO '${tmp}' (FORMAT csv, HEADER true)`);
   conn.closeSync();
   fs.renameSync(tmp, file);
@@ -39,6 +41,6 @@ export async function makeData(rows) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const t = Date.now();
-  const f = await makeData(Number(flag('--rows', '10000000')));
+  const f = await makeData(Number(flag('--rows', '10000000')), flag('--input-order', 'time'));
   console.log(JSON.stringify({ file: f, bytes: fs.statSync(f).size, ms: Date.now() - t }));
 }

@@ -23,6 +23,17 @@ export async function readParquetRows(files: string | string[], orderBy?: string
   }
 }
 
+/** Two cells agree: null only with null, NaN with NaN, infinities exactly, numbers to tol * max(1, |b|), anything else by ===. */
+export function sameCell(a: unknown, b: unknown, tol = 1e-9): boolean {
+  if (a === null || b === null) return a === b;
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
+    if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
+    return Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
+  }
+  return a === b;
+}
+
 /** |a - b| <= tol * max(1, |b|), null only against null. */
 export function closeTo(a: unknown, b: number | null, tol: number): boolean {
   if (b === null) return a === null || a === undefined || (typeof a === 'number' && Number.isNaN(a));

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KilnError } from '../../../bindings/errors.js';
 import { buildFeatures, validateSpec, type FeatureDef, type FeatureSpec } from '../../../src/features/index.js';
 import { sqlString } from '../../../src/io/formats.js';
-import { readParquetRows } from '../../helpers/features.js';
+import { readParquetRows, sameCell as same } from '../../helpers/features.js';
 import { makeTemp, rmTemp } from '../../helpers/paths.js';
 
 let dir: string;
@@ -95,16 +95,6 @@ function spec(features: FeatureDef[]): FeatureSpec {
 async function build(name: string, s: FeatureSpec, engine: 'native' | 'sql', extra: { batchSize?: number; threads?: number; file?: string } = {}): Promise<Record<string, unknown>[]> {
   const r = await buildFeatures(s, { input: extra.file ?? input, outDir: path.join(dir, name), engine, batchSize: extra.batchSize, threads: extra.threads });
   return readParquetRows(r.files.features!);
-}
-
-function same(a: unknown, b: unknown): boolean {
-  if (a === null || b === null) return a === b;
-  if (typeof a === 'number' && typeof b === 'number') {
-    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
-    if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
-    return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
-  }
-  return a === b;
 }
 
 beforeAll(async () => {

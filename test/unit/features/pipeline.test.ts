@@ -11,7 +11,7 @@ import { buildFeatures, buildInputRelation, validateSpec, type FeatureDef, type 
 import { describeInput } from '../../../src/features/build.js';
 import { pipelineApplies, planNative, runFeaturePipeline } from '../../../src/features/native.js';
 import { sqlString } from '../../../src/io/formats.js';
-import { readParquetRows } from '../../helpers/features.js';
+import { readParquetRows, sameCell as same } from '../../helpers/features.js';
 import { makeTemp, rmTemp } from '../../helpers/paths.js';
 
 let dir: string;
@@ -54,16 +54,6 @@ async function makeInputs(): Promise<void> {
 
 function spec(features: FeatureDef[], entity = true): FeatureSpec {
   return validateSpec({ version: 1, ...(entity ? { entity: 'sym' } : {}), time: 'ts', features });
-}
-
-function same(a: unknown, b: unknown): boolean {
-  if (a === null || b === null) return a === b;
-  if (typeof a === 'number' && typeof b === 'number') {
-    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
-    if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
-    return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
-  }
-  return a === b;
 }
 
 async function compareWithSql(name: string, s: FeatureSpec, input: string): Promise<void> {
