@@ -27,3 +27,14 @@ export async function expectCodeAsync(fn: () => Promise<unknown>, code: string, 
   }
   throw new Error(`expected a KilnError ${code}`);
 }
+
+/** The KilnError `promise` rejects with; fails the test when it resolves or rejects with anything else. */
+export async function kilnRejection(promise: Promise<unknown>): Promise<KilnError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(KilnError);
+    return err as KilnError;
+  }
+  throw new Error('expected a KilnError rejection');
+}

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KilnError } from '../../../bindings/errors.js';
 import { buildFeatures, validateSpec, type FeatureDef, type FeatureSpec } from '../../../src/features/index.js';
 import { sqlString } from '../../../src/io/formats.js';
+import { kilnRejection } from '../../helpers/errors.js';
 import { readParquetRows, sameCell as same } from '../../helpers/features.js';
 import { makeTemp, rmTemp } from '../../helpers/paths.js';
 
@@ -162,14 +163,7 @@ describe('native window engine', () => {
     const dup = path.join(dir, 'dup.parquet');
     await makeInput(dup, 7, { duplicate: true });
     const s = spec(FEATURES.slice(0, 3));
-    const errOf = async (engine: 'native' | 'sql'): Promise<KilnError> => {
-      try {
-        await build(`dup-${engine}`, s, engine, { file: dup, batchSize: 5 });
-      } catch (err) {
-        return err as KilnError;
-      }
-      throw new Error('expected a failure');
-    };
+    const errOf = (engine: 'native' | 'sql'): Promise<KilnError> => kilnRejection(build(`dup-${engine}`, s, engine, { file: dup, batchSize: 5 }));
     const [n, q] = [await errOf('native'), await errOf('sql')];
     expect(n.code).toBe('E_VALIDATION');
     expect(n.message).toBe(q.message);

@@ -11,6 +11,7 @@ import { buildFeatures, buildInputRelation, validateSpec, type FeatureDef, type 
 import { describeInput } from '../../../src/features/build.js';
 import { pipelineApplies, planNative, runFeaturePipeline } from '../../../src/features/native.js';
 import { sqlString } from '../../../src/io/formats.js';
+import { kilnRejection } from '../../helpers/errors.js';
 import { readParquetRows, sameCell as same } from '../../helpers/features.js';
 import { makeTemp, rmTemp } from '../../helpers/paths.js';
 
@@ -174,14 +175,7 @@ describe('native feature pipeline', () => {
     conn.closeSync();
     db.closeSync();
     const s = spec(FEATURES.slice(0, 3));
-    const errOf = async (engine: 'native' | 'sql'): Promise<KilnError> => {
-      try {
-        await buildFeatures(s, { input: bad, outDir: path.join(dir, `null-${engine}`), engine });
-      } catch (err) {
-        return err as KilnError;
-      }
-      throw new Error('expected a failure');
-    };
+    const errOf = (engine: 'native' | 'sql'): Promise<KilnError> => kilnRejection(buildFeatures(s, { input: bad, outDir: path.join(dir, `null-${engine}`), engine }));
     const [n, q] = [await errOf('native'), await errOf('sql')];
     expect(n.code).toBe('E_VALIDATION');
     expect(n.message).toBe(q.message);
@@ -192,16 +186,17 @@ describe('native feature pipeline', () => {
   it('stops with E_CANCELLED when the signal aborts during the pass, leaving nothing behind', async () => {
     const ac = new AbortController();
     const out = path.join(dir, 'cancelled');
-    const err = await buildFeatures(spec(FEATURES), {
-      input: ordered,
-      outDir: out,
-      signal: ac.signal,
-      onProgress: (p) => {
-        if (p.stage === 'compute features') ac.abort();
-      },
-    }).catch((e: unknown) => e as KilnError);
-    expect(err).toBeInstanceOf(KilnError);
-    expect((err as KilnError).code).toBe('E_CANCELLED');
+    const err = await kilnRejection(
+      buildFeatures(spec(FEATURES), {
+        input: ordered,
+        outDir: out,
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.stage === 'compute features') ac.abort();
+        },
+      }),
+    );
+    expect(err.code).toBe('E_CANCELLED');
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('.cancelled'))).toEqual([]);
   });
