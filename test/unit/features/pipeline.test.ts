@@ -167,6 +167,21 @@ describe('native feature pipeline', () => {
     await compareWithSql('no-entity', spec(FEATURES.filter((f) => f.kind !== 'cross'), false), noEntity);
   });
 
+  it('leaves an INTEGER entity to the staged native path, which also equals the SQL compiler', async () => {
+    const intEntity = path.join(dir, 'int-entity.parquet');
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    await conn.run(`COPY (SELECT CAST(ascii(sym) AS INTEGER) AS sym, * EXCLUDE (sym) FROM read_parquet(${sqlString(unordered)})) TO ${sqlString(intEntity)} (FORMAT parquet)`);
+    const features = FEATURES.filter((f) => f.kind !== 'cross').concat([{ name: 'ab_ratio', kind: 'cross', fn: 'ratio', column: 'p', left: '65', right: '66' }]);
+    const s = spec(features);
+    const rel = buildInputRelation(s, { file: intEntity });
+    const cols = await describeInput(conn, rel);
+    conn.closeSync();
+    db.closeSync();
+    expect(pipelineApplies(s, planNative(s, cols)!, cols)).toBe(false);
+    await compareWithSql('int-entity', s, intEntity);
+  });
+
   it('fails like the SQL path on a missing time, leaving no output folder', async () => {
     const bad = path.join(dir, 'null-time.parquet');
     const db = await DuckDBInstance.create(':memory:');
