@@ -47,7 +47,7 @@
         'native/drift/drift.cc',
         'native/drift/ks_distribution.cc',
         'native/features/rolling.cc',
-        'native/features/pipeline.cc',
+        'native/napi/feature_pipeline.cc',
         'native/napi/addon.cc',
         'native/napi/errors.cc',
         'native/napi/binning_worker.cc',

@@ -1,6 +1,6 @@
 // JS entry points of the streaming window kernel: rollingCreate (sync, returns a handle owning the
 // state), rollingProcess (async, one batch; the handle refuses a second call while one runs), and
-// featurePipeline (async, a whole DuckDB -> kernel -> DuckDB build, kiln/feature_pipeline.h).
+// featurePipeline (async, a whole DuckDB -> kernel -> DuckDB build, napi/feature_pipeline.h).
 // Batch arrays are borrowed (kept alive by the worker) and copied by the kernel on the worker.
 #include <napi.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kiln/feature_pipeline.h"
+#include "napi/feature_pipeline.h"
 #include "kiln/rolling.h"
 #include "kiln/thread_pool.h"
 #include "napi/convert.h"

@@ -1,8 +1,10 @@
-// One-pass native feature build (kiln/feature_pipeline.h). Three stages run at once: a reader
+// One-pass native feature build (napi/feature_pipeline.h). Three stages run at once: a reader
 // thread drives DuckDB's input query and checks and numbers the rows, a kernel thread runs the
 // rolling kernel on them, and the output statement (a COPY) pulls finished rows through a table
 // function and encodes them. Bounded channels between the stages keep memory flat.
-#include "kiln/feature_pipeline.h"
+// It joins two kernel families (scan's DuckDB C API and the features kernel), which only the
+// binding layer may do, so it lives here although it holds no N-API code.
+#include "napi/feature_pipeline.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,6 @@
-// One-pass native feature build: rows stream out of DuckDB (C API), through the rolling kernel
-// (kiln/rolling.h), and back into DuckDB as a table function that a COPY ... TO writes to Parquet.
+// One-pass native feature build: rows stream out of DuckDB (C API, native/scan), through the rolling
+// kernel (kiln/rolling.h), and back into DuckDB as a table function that a COPY ... TO writes to
+// Parquet. Plain C++ (no napi.h); it sits in native/napi because it joins two kernel families.
 // No row passes through JS and nothing is materialised, so memory is bounded by DuckDB's limit,
 // a few kernel batches and the rows inside the largest window.
 //
