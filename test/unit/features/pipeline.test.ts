@@ -80,7 +80,7 @@ async function compareWithSql(name: string, s: FeatureSpec, input: string): Prom
   }
 }
 
-async function pipelineRun(s: FeatureSpec, input: string, file: string) {
+async function pipelineRun(s: FeatureSpec, input: string, file: string, signal?: AbortSignal) {
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
@@ -88,7 +88,7 @@ async function pipelineRun(s: FeatureSpec, input: string, file: string) {
     const cols = await describeInput(conn, rel);
     const plan = planNative(s, cols)!;
     expect(pipelineApplies(s, plan, cols)).toBe(true);
-    return await runFeaturePipeline(s, rel, cols, plan, { file, threads: 2, memoryLimit: '200MB', tempDirectory: path.join(dir, 'spill'), seriesError: async () => null });
+    return await runFeaturePipeline(s, rel, cols, plan, { file, threads: 2, memoryLimit: '200MB', tempDirectory: path.join(dir, 'spill'), seriesError: async () => null, signal });
   } finally {
     conn.closeSync();
     db.closeSync();
@@ -172,7 +172,7 @@ describe('native feature pipeline', () => {
     const db = await DuckDBInstance.create(':memory:');
     const conn = await db.connect();
     await conn.run(`COPY (SELECT CAST(ascii(sym) AS INTEGER) AS sym, * EXCLUDE (sym) FROM read_parquet(${sqlString(unordered)})) TO ${sqlString(intEntity)} (FORMAT parquet)`);
-    const features = FEATURES.filter((f) => f.kind !== 'cross').concat([{ name: 'ab_ratio', kind: 'cross', fn: 'ratio', column: 'p', left: '65', right: '66' }]);
+    const features: FeatureDef[] = [...FEATURES.filter((f) => f.kind !== 'cross'), { name: 'ab_ratio', kind: 'cross', fn: 'ratio', column: 'p', left: '65', right: '66' }];
     const s = spec(features);
     const rel = buildInputRelation(s, { file: intEntity });
     const cols = await describeInput(conn, rel);
@@ -214,5 +214,8 @@ describe('native feature pipeline', () => {
     expect(err.code).toBe('E_CANCELLED');
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('.cancelled'))).toEqual([]);
+    // The pass itself stops (not only the build around it): an aborted signal rejects the pipeline.
+    const stopped = await kilnRejection(pipelineRun(spec(FEATURES), ordered, path.join(dir, 'cancelled.parquet'), AbortSignal.abort()));
+    expect(stopped.code).toBe('E_CANCELLED');
   });
 });
