@@ -421,8 +421,8 @@ export interface RawDriftOptions {
   numThreads: number;
 }
 
-/** Per-feature results of driftNumeric: one entry per feature in each Float64Array. */
-export interface RawNumericDrift {
+/** Per-feature results of driftNumeric: one entry per feature in each Float64Array (the binned statistics of RawBinnedDrift, and more). */
+export interface RawNumericDrift extends RawBinnedDrift {
   refCount: Float64Array;
   curCount: Float64Array;
   refMissing: Float64Array;
@@ -430,13 +430,6 @@ export interface RawNumericDrift {
   ksStatistic: Float64Array;
   ksPValue: Float64Array;
   wasserstein: Float64Array;
-  psi: Float64Array;
-  kl: Float64Array;
-  js: Float64Array;
-  chi2: Float64Array;
-  chi2PValue: Float64Array;
-  chi2Dof: Float64Array;
-  cramersV: Float64Array;
   /** Interior bin edges of feature f: edges[edgeOffsets[f] .. edgeOffsets[f+1]). */
   edges: Float64Array;
   edgeOffsets: Int32Array;
@@ -482,8 +475,8 @@ export interface NativeAddon {
   gbdtPredictor(forest: RawForest): RawPredictorHandle;
   /** Margins (transform 0) or outputs (transform 1) of every row: rows * treesPerIteration values. */
   gbdtPredict(handle: RawPredictorHandle, values: RawFloatArray, shape: RawShape, options: { numTrees: number; numThreads: number; transform: 0 | 1; objective: RawGbdtParams['objective'] }): Promise<Float64Array>;
-  /** Synchronous, allocation-free margins of one row into out; transform 1 = sigmoid, 2 = softmax (as batch prediction). */
-  gbdtPredictRow(handle: RawPredictorHandle, row: Float64Array, numTrees: number, out: Float64Array, transform: 0 | 1 | 2): void;
+  /** Synchronous, allocation-free margins of one row into out; transform 1 = sigmoid, 2 = softmax (as batch prediction), 0 or omitted = margins. */
+  gbdtPredictRow(handle: RawPredictorHandle, row: Float64Array, numTrees: number, out: Float64Array, transform?: 0 | 1 | 2): void;
   /** Split count and total gain per feature over the first numTrees trees. */
   gbdtImportance(handle: RawPredictorHandle, numTrees: number): { splits: Float64Array; gain: Float64Array };
   /** Test hook: packed (g * 2^32 + h) histogram, 256 slots per feature, of row-major bins. */

@@ -1,15 +1,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { monitorModel, type HealthReport } from '../../src/index.js';
+import { monitorModel, type HealthReport, type MonitorRunOptions } from '../../src/index.js';
 import { EXIT, action, intOption, numberOption, printJson, withExamples } from '../common.js';
 
-interface MonitorFlags {
-  model: string;
-  data: string;
-  labels?: string;
-  time?: string;
-  reference?: string;
-  baseline?: number;
+interface MonitorFlags extends Pick<MonitorRunOptions, 'model' | 'data' | 'labels' | 'time' | 'reference' | 'baseline'> {
   window?: number;
   out?: string[];
   maxDrop?: number;

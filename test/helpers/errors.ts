@@ -2,27 +2,29 @@ import { expect } from 'vitest';
 
 import { KilnError } from '../../bindings/errors.js';
 
+function expectKilnError(err: unknown, code: string, pattern?: RegExp): void {
+  expect(err).toBeInstanceOf(KilnError);
+  expect((err as KilnError).code).toBe(code);
+  if (pattern) expect((err as Error).message).toMatch(pattern);
+}
+
 /** Asserts that `fn` throws a KilnError with `code` (and a message matching `pattern`, when given). */
 export function expectCode(fn: () => unknown, code: string, pattern?: RegExp): void {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(KilnError);
-    expect((err as KilnError).code).toBe(code);
-    if (pattern) expect((err as Error).message).toMatch(pattern);
+    expectKilnError(err, code, pattern);
     return;
   }
   throw new Error(`expected a KilnError ${code}`);
 }
 
-/** Asserts that `fn` rejects with a KilnError with `code` (and a message matching `pattern`, when given). */
+/** Asserts that `fn` rejects (or throws) with a KilnError with `code` (and a message matching `pattern`, when given). */
 export async function expectCodeAsync(fn: () => Promise<unknown>, code: string, pattern?: RegExp): Promise<void> {
   try {
     await fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(KilnError);
-    expect((err as KilnError).code).toBe(code);
-    if (pattern) expect((err as Error).message).toMatch(pattern);
+    expectKilnError(err, code, pattern);
     return;
   }
   throw new Error(`expected a KilnError ${code}`);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { nativeInfo, rawAddon } from '../../bindings/index.js';
+import type { RawForest } from '../../bindings/native.js';
 import { ROOT } from '../helpers/paths.js';
 
 // Plain JS shared by this process and the KILN_SIMD=scalar child: builds the forests and data and
@@ -129,22 +130,8 @@ async function compute(a) {
 }
 `;
 
-interface Forest {
-  numFeatures: number;
-  treesPerIteration: number;
-  decisionLt: boolean;
-  baseScore: Float64Array;
-  nodeOffset: Int32Array;
-  leafOffset: Int32Array;
-  catOffset: Int32Array;
-  splitFeature: Int32Array;
-  threshold: Float64Array;
-  decisionType: Uint8Array;
-  leftChild: Int32Array;
-  rightChild: Int32Array;
-  leafValue: Float64Array;
-  catBits: Uint32Array;
-}
+/** A generated forest: RawForest without split gains. */
+type Forest = Omit<RawForest, 'splitGain'>;
 interface Gen {
   forests: () => Record<string, Forest>;
   data: (seed: number, rows: number, F: number) => Float64Array;
