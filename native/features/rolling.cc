@@ -270,9 +270,10 @@ class RollingState {
     return v[static_cast<std::size_t>(e)];
   }
 
-  // Per-entity features over rows [0, m).
+  // Per-entity features over rows [0, m): lag, pct_change and momentum here, window aggregates in AggLoop.
   void Series(std::size_t fi, std::size_t m, const double* x, const std::uint8_t* xv, double* out, std::uint8_t* ok) {
     const RollFeature& f = f_[fi];
+    if (f.fn != RollFn::kLag && f.fn != RollFn::kPctChange && f.fn != RollFn::kMomentum) return AggSeries(fi, m, x, xv, out, ok);
     for (std::size_t i = 0; i < m; ++i) {
       const std::int32_t e = pend_e_[i];
       const std::int64_t t = pend_t_[i];
@@ -280,111 +281,169 @@ class RollingState {
       const double v = x[i];
       double r = 0;
       bool rv = false;
-      switch (f.fn) {
-        case RollFn::kLag:
-        case RollFn::kPctChange:
-        case RollFn::kMomentum:
-          if (f.fn != RollFn::kMomentum || !f.time_window) {
-            LagState& s = Of(lag_[fi], e);
-            const std::size_t p = static_cast<std::size_t>(f.window_rows);
-            const bool has = s.hist.size() == p;
-            const LagEnt base = has ? s.hist.front() : LagEnt{0, false};
-            s.hist.push_back({v, valid});
-            if (s.hist.size() > p) s.hist.pop_front();
-            if (f.fn == RollFn::kLag) {
-              rv = has && base.valid;
-              r = base.v;
-            } else {
-              rv = valid && has && base.valid && base.v != 0;
-              r = v / base.v - 1;
-            }
-          } else {
-            MomState& s = Of(mom_[fi], e);
-            s.rows.push_back({t, v, valid});
-            while (!s.rows.empty() && s.rows.front().t <= t - f.window_us) {
-              s.has_base = true;
-              s.base = s.rows.front().v;
-              s.base_valid = s.rows.front().valid;
-              s.rows.pop_front();
-            }
-            rv = valid && s.has_base && s.base_valid && s.base != 0;
-            r = v / s.base - 1;
-          }
-          break;
-        default: {
-          AggState& s = Of(agg_[fi], e);
-          double hv = v;
-          bool hvalid = valid;
-          if (f.fn == RollFn::kVolatility) {
-            hvalid = valid && s.has_prev && s.prev_valid && s.prev != 0;
-            hv = hvalid ? v / s.prev - 1 : 0;
-            s.has_prev = true;
-            s.prev_valid = valid;
-            s.prev = v;
-          }
-          if (f.exclusive) {
-            Evict(f, s, t, /*inclusive=*/false);
-            rv = Aggregate(f, s, valid, v, &r);
-            Push(f, s, t, hvalid, hv);
-            if (!f.time_window) while (static_cast<std::int64_t>(s.rows.size()) > f.window_rows) PopRow(f, s);
-          } else {
-            Push(f, s, t, hvalid, hv);
-            Evict(f, s, t, /*inclusive=*/true);
-            rv = Aggregate(f, s, valid, v, &r);
-          }
-          if (s.m.Due()) Recompute(s);
-          break;
+      if (f.fn != RollFn::kMomentum || !f.time_window) {
+        LagState& s = Of(lag_[fi], e);
+        const std::size_t p = static_cast<std::size_t>(f.window_rows);
+        const bool has = s.hist.size() == p;
+        const LagEnt base = has ? s.hist.front() : LagEnt{0, false};
+        s.hist.push_back({v, valid});
+        if (s.hist.size() > p) s.hist.pop_front();
+        if (f.fn == RollFn::kLag) {
+          rv = has && base.valid;
+          r = base.v;
+        } else {
+          rv = valid && has && base.valid && base.v != 0;
+          r = v / base.v - 1;
         }
+      } else {
+        MomState& s = Of(mom_[fi], e);
+        s.rows.push_back({t, v, valid});
+        while (!s.rows.empty() && s.rows.front().t <= t - f.window_us) {
+          s.has_base = true;
+          s.base = s.rows.front().v;
+          s.base_valid = s.rows.front().valid;
+          s.rows.pop_front();
+        }
+        rv = valid && s.has_base && s.base_valid && s.base != 0;
+        r = v / s.base - 1;
       }
       out[i] = rv ? r : 0;
       ok[i] = rv ? 1 : 0;
     }
   }
 
-  static bool IsMinMax(RollFn fn) { return fn == RollFn::kMin || fn == RollFn::kMax; }
+  // What a window aggregate keeps up to date besides its frame's rows and values.
+  template <RollFn FN>
+  struct AggNeeds {
+    static constexpr bool kMinMax = FN == RollFn::kMin || FN == RollFn::kMax;
+    static constexpr bool kMoments = !kMinMax;
+    static constexpr bool kStd = FN == RollFn::kStd || FN == RollFn::kZscore || FN == RollFn::kVolatility;
+  };
 
-  void Push(const RollFeature& f, AggState& s, std::int64_t t, bool valid, double v) {
+  // Picks the aggregate loop compiled for this feature's function and window kind.
+  void AggSeries(std::size_t fi, std::size_t m, const double* x, const std::uint8_t* xv, double* out, std::uint8_t* ok) {
+    switch (f_[fi].fn) {
+      case RollFn::kMean: return AggSeriesOf<RollFn::kMean>(fi, m, x, xv, out, ok);
+      case RollFn::kSum: return AggSeriesOf<RollFn::kSum>(fi, m, x, xv, out, ok);
+      case RollFn::kStd: return AggSeriesOf<RollFn::kStd>(fi, m, x, xv, out, ok);
+      case RollFn::kZscore: return AggSeriesOf<RollFn::kZscore>(fi, m, x, xv, out, ok);
+      case RollFn::kVolatility: return AggSeriesOf<RollFn::kVolatility>(fi, m, x, xv, out, ok);
+      case RollFn::kMin: return AggSeriesOf<RollFn::kMin>(fi, m, x, xv, out, ok);
+      case RollFn::kMax: return AggSeriesOf<RollFn::kMax>(fi, m, x, xv, out, ok);
+      default: throw Error(kErrInternal, "feature \"" + f_[fi].name + "\": not a window aggregate");
+    }
+  }
+
+  template <RollFn FN>
+  void AggSeriesOf(std::size_t fi, std::size_t m, const double* x, const std::uint8_t* xv, double* out, std::uint8_t* ok) {
+    const RollFeature& f = f_[fi];
+    if (f.time_window) {
+      if (f.exclusive) AggLoop<FN, true, true>(fi, m, x, xv, out, ok);
+      else AggLoop<FN, true, false>(fi, m, x, xv, out, ok);
+    } else {
+      if (f.exclusive) AggLoop<FN, false, true>(fi, m, x, xv, out, ok);
+      else AggLoop<FN, false, false>(fi, m, x, xv, out, ok);
+    }
+  }
+
+  // One window aggregate over rows [0, m), specialised so each row runs only what FN needs.
+  template <RollFn FN, bool kTime, bool kExclusive>
+  void AggLoop(std::size_t fi, std::size_t m, const double* x, const std::uint8_t* xv, double* out, std::uint8_t* ok) {
+    const RollFeature& f = f_[fi];
+    std::vector<AggState>& states = agg_[fi];
+    for (std::size_t i = 0; i < m; ++i) {
+      AggState& s = Of(states, pend_e_[i]);
+      const std::int64_t t = pend_t_[i];
+      const bool valid = xv[i] != 0;
+      const double v = x[i];
+      double hv = v;
+      bool hvalid = valid;
+      if constexpr (FN == RollFn::kVolatility) {
+        hvalid = valid && s.has_prev && s.prev_valid && s.prev != 0;
+        hv = hvalid ? v / s.prev - 1 : 0;
+        s.has_prev = true;
+        s.prev_valid = valid;
+        s.prev = v;
+      }
+      double r = 0;
+      bool rv;
+      if constexpr (kExclusive) {
+        Evict<FN, kTime>(f, s, t, /*inclusive=*/false);
+        rv = Aggregate<FN>(f, s, valid, v, &r);
+        Push<FN>(s, t, hvalid, hv);
+        if constexpr (!kTime) {
+          while (static_cast<std::int64_t>(s.rows.size()) > f.window_rows) PopRow<FN>(s);
+        }
+      } else {
+        Push<FN>(s, t, hvalid, hv);
+        Evict<FN, kTime>(f, s, t, /*inclusive=*/true);
+        rv = Aggregate<FN>(f, s, valid, v, &r);
+      }
+      if constexpr (AggNeeds<FN>::kMoments) {
+        if (s.m.Due()) Recompute(s);
+      }
+      out[i] = rv ? r : 0;
+      ok[i] = rv ? 1 : 0;
+    }
+  }
+
+  template <RollFn FN>
+  static void Push(AggState& s, std::int64_t t, bool valid, double v) {
     s.rows.push_back({t, valid});
     if (!valid) return;
-    if (!s.vals.empty() && !(s.vals.back() == v)) ++s.ndiff;
+    if constexpr (AggNeeds<FN>::kStd) {
+      if (!s.vals.empty() && !(s.vals.back() == v)) ++s.ndiff;
+    }
     const std::uint64_t abs = s.vals_base + s.vals.size();
     s.vals.push_back(v);
-    if (std::isnan(v)) ++s.n_nan;
-    else if (v == std::numeric_limits<double>::infinity()) ++s.n_pinf;
-    else if (v == -std::numeric_limits<double>::infinity()) ++s.n_ninf;
-    else s.m.Add(v);
-    if (IsMinMax(f.fn) && !std::isnan(v)) {
-      const bool is_min = f.fn == RollFn::kMin;
+    if constexpr (AggNeeds<FN>::kMoments) {
+      if (IsFinite(v)) s.m.Add(v);
+      else if (std::isnan(v)) ++s.n_nan;
+      else if (v > 0) ++s.n_pinf;
+      else ++s.n_ninf;
+    } else {
+      if (std::isnan(v)) {
+        ++s.n_nan;
+        return;
+      }
       while (!s.mq.empty()) {
         const double w = s.vals[s.mq.back() - s.vals_base];
-        if (is_min ? w >= v : w <= v) s.mq.pop_back();
+        if (FN == RollFn::kMin ? w >= v : w <= v) s.mq.pop_back();
         else break;
       }
       s.mq.push_back(abs);
     }
   }
 
-  void PopRow(const RollFeature& f, AggState& s) {
+  template <RollFn FN>
+  static void PopRow(AggState& s) {
     const bool valid = s.rows.front().valid;
     s.rows.pop_front();
     if (!valid) return;
     const double v = s.vals.front();
-    if (s.vals.size() > 1 && !(s.vals[1] == v)) --s.ndiff;
-    if (std::isnan(v)) --s.n_nan;
-    else if (v == std::numeric_limits<double>::infinity()) --s.n_pinf;
-    else if (v == -std::numeric_limits<double>::infinity()) --s.n_ninf;
-    else s.m.Remove(v);
-    if (IsMinMax(f.fn) && !s.mq.empty() && s.mq.front() == s.vals_base) s.mq.pop_front();
+    if constexpr (AggNeeds<FN>::kStd) {
+      if (s.vals.size() > 1 && !(s.vals[1] == v)) --s.ndiff;
+    }
+    if constexpr (AggNeeds<FN>::kMoments) {
+      if (IsFinite(v)) s.m.Remove(v);
+      else if (std::isnan(v)) --s.n_nan;
+      else if (v > 0) --s.n_pinf;
+      else --s.n_ninf;
+    } else {
+      if (std::isnan(v)) --s.n_nan;
+      else if (!s.mq.empty() && s.mq.front() == s.vals_base) s.mq.pop_front();
+    }
     s.vals.pop_front();
     ++s.vals_base;
   }
 
-  void Evict(const RollFeature& f, AggState& s, std::int64_t t, bool inclusive) {
-    if (f.time_window) {
+  template <RollFn FN, bool kTime>
+  static void Evict(const RollFeature& f, AggState& s, std::int64_t t, bool inclusive) {
+    if constexpr (kTime) {
       const std::int64_t lo = t - f.window_us;  // inclusive keeps t' > lo; exclusive keeps t' >= lo
-      while (!s.rows.empty() && (inclusive ? s.rows.front().t <= lo : s.rows.front().t < lo)) PopRow(f, s);
+      while (!s.rows.empty() && (inclusive ? s.rows.front().t <= lo : s.rows.front().t < lo)) PopRow<FN>(s);
     } else {
-      while (static_cast<std::int64_t>(s.rows.size()) > f.window_rows) PopRow(f, s);
+      while (static_cast<std::int64_t>(s.rows.size()) > f.window_rows) PopRow<FN>(s);
     }
   }
 
@@ -414,48 +473,39 @@ class RollingState {
   }
 
   // The feature's value over the current frame (x, xvalid: the current row, for zscore).
+  template <RollFn FN>
   static bool Aggregate(const RollFeature& f, const AggState& s, bool xvalid, double x, double* r) {
     const std::int64_t n = static_cast<std::int64_t>(s.vals.size());
-    const bool nonfinite = s.n_nan + s.n_pinf + s.n_ninf > 0;
     const double inf = std::numeric_limits<double>::infinity();
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    const bool needs_std = f.fn == RollFn::kStd || f.fn == RollFn::kZscore || f.fn == RollFn::kVolatility;
-    if (needs_std && n >= 2 && nonfinite) NotFinite(f);
+    if constexpr (AggNeeds<FN>::kStd) {
+      if (n >= 2 && s.n_nan + s.n_pinf + s.n_ninf > 0) NotFinite(f);
+    }
     if (n < f.min_periods) return false;
-    auto sum_like = [&](bool mean) -> double {
-      if (s.n_nan > 0 || (s.n_pinf > 0 && s.n_ninf > 0)) return nan;
-      if (s.n_pinf > 0) return inf;
-      if (s.n_ninf > 0) return -inf;
-      return mean ? s.m.Mean() : s.m.Sum();
-    };
     auto std_of = [&]() -> double { return s.ndiff == 0 ? 0.0 : std::sqrt(s.m.SampleVar()); };
-    switch (f.fn) {
-      case RollFn::kMean:
-      case RollFn::kSum:
-        if (n == 0) return false;
-        *r = sum_like(f.fn == RollFn::kMean);
-        return true;
-      case RollFn::kMin:
-      case RollFn::kMax:
-        if (n == 0) return false;
-        if (f.fn == RollFn::kMax && s.n_nan > 0) *r = nan;
-        else if (s.mq.empty()) *r = nan;  // only NaN in the frame
-        else *r = s.vals[s.mq.front() - s.vals_base];
-        return true;
-      case RollFn::kStd:
-      case RollFn::kVolatility:
-        if (n < 2) return false;
-        *r = std_of();
-        return true;
-      case RollFn::kZscore: {
-        if (!xvalid || n < 2) return false;
-        const double sd = std_of();
-        if (sd == 0) return false;
-        *r = (x - s.m.Mean()) / sd;
-        return true;
-      }
-      default:
-        return false;
+    if constexpr (FN == RollFn::kMean || FN == RollFn::kSum) {
+      if (n == 0) return false;
+      if (s.n_nan > 0 || (s.n_pinf > 0 && s.n_ninf > 0)) *r = nan;
+      else if (s.n_pinf > 0) *r = inf;
+      else if (s.n_ninf > 0) *r = -inf;
+      else *r = FN == RollFn::kMean ? s.m.Mean() : s.m.Sum();
+      return true;
+    } else if constexpr (AggNeeds<FN>::kMinMax) {
+      if (n == 0) return false;
+      if (FN == RollFn::kMax && s.n_nan > 0) *r = nan;
+      else if (s.mq.empty()) *r = nan;  // only NaN in the frame
+      else *r = s.vals[s.mq.front() - s.vals_base];
+      return true;
+    } else if constexpr (FN == RollFn::kZscore) {
+      if (!xvalid || n < 2) return false;
+      const double sd = std_of();
+      if (sd == 0) return false;
+      *r = (x - s.m.Mean()) / sd;
+      return true;
+    } else {  // kStd, kVolatility
+      if (n < 2) return false;
+      *r = std_of();
+      return true;
     }
   }
 
