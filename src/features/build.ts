@@ -144,7 +144,7 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
     validateLimit: opts.validateLimit ?? null,
     inputFormat: opts.inputFormat ?? 'auto',
   };
-  const receipt = await RunReceipt.start('features', { config, inputs });
+  const receipt = await RunReceipt.start('features', { config, inputs, hashInputs: 'during-run' });
   await fsp.mkdir(path.dirname(outDir), { recursive: true });
   const stageDir = hiddenName(outDir, 'tmp');
   const workDir = hiddenName(outDir, 'work');

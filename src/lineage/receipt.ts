@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { KilnError } from '../../bindings/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -70,7 +71,7 @@ async function hashFiles(files: string[], role: 'input' | 'output', allowMissing
   );
 }
 
-/** Records one run: start() hashes inputs and config and snapshots the environment, finish() hashes outputs. */
+/** Records one run: start() hashes inputs (or begins to) and config and snapshots the environment, finish() hashes outputs. */
 export class RunReceipt {
   private readonly startMs: number;
 
@@ -80,29 +81,48 @@ export class RunReceipt {
     readonly startedAt: string,
     private readonly config: unknown,
     readonly configHash: string,
-    readonly inputs: ReceiptFile[],
+    private readonly inputs: Promise<ReceiptFile[]>,
     readonly git: GitInfo | null,
     readonly environment: EnvironmentSnapshot,
   ) {
     this.startMs = Date.parse(startedAt);
   }
 
-  /** Starts a run of `command`: hashes every input (E_IO naming a missing one) and the canonical config. */
-  static async start(command: string, opts: { config?: unknown; inputs?: string[] } = {}): Promise<RunReceipt> {
+  /**
+   * Starts a run of `command`: hashes the canonical config and every input (E_IO naming a missing
+   * one). With `hashInputs: 'during-run'` it only checks that the inputs exist, hashes them while
+   * the run works (for runs that spend their time in native threads) and finish() waits for them.
+   */
+  static async start(command: string, opts: { config?: unknown; inputs?: string[]; hashInputs?: 'at-start' | 'during-run' } = {}): Promise<RunReceipt> {
     if (!command.trim()) throw new KilnError('E_USAGE', 'a run receipt needs a command name');
     const startedAt = new Date().toISOString();
     const config: unknown = JSON.parse(canonicalJson(opts.config ?? {}));
-    const [inputs, git, environment] = await Promise.all([
-      hashFiles(opts.inputs ?? [], 'input', false) as Promise<ReceiptFile[]>,
-      gitInfo(),
-      environmentSnapshot(),
-    ]);
-    return new RunReceipt(randomUUID(), command, startedAt, config, hashJson(config), inputs, git, environment);
+    const files = opts.inputs ?? [];
+    const duringRun = opts.hashInputs === 'during-run';
+    if (duringRun) {
+      await Promise.all(
+        files.map((f) =>
+          fsp.stat(f).catch((err: Error) => {
+            throw new KilnError('E_IO', `cannot record input ${f} in the run receipt: ${err.message}`, { file: f });
+          }),
+        ),
+      );
+    }
+    const hashing = hashFiles(files, 'input', false) as Promise<ReceiptFile[]>;
+    if (duringRun) hashing.catch(() => undefined); // finish() reports it; a run that fails first never asks
+    const [git, environment] = await Promise.all([gitInfo(), environmentSnapshot(), duringRun ? null : hashing]);
+    return new RunReceipt(randomUUID(), command, startedAt, config, hashJson(config), hashing, git, environment);
+  }
+
+  /** The inputs' digests (waits for them when they are hashed during the run). */
+  inputDigests(): Promise<ReceiptFile[]> {
+    return this.inputs;
   }
 
   /** Ends the run and returns its receipt; outputs are hashed now. A missing output is E_IO unless status is not 'ok'. */
   async finish(opts: FinishOptions): Promise<Receipt> {
     const status = opts.status ?? 'ok';
+    const inputs = await this.inputDigests();
     const outputs = await hashFiles(opts.outputs, 'output', status !== 'ok', opts.knownDigests);
     const endMs = Math.max(Date.now(), this.startMs);
     const counts: Record<string, number> = {};
@@ -123,7 +143,7 @@ export class RunReceipt {
       git: this.git,
       config: this.config,
       configHash: this.configHash,
-      inputs: this.inputs,
+      inputs,
       outputs,
       counts,
       environment: this.environment,

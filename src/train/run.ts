@@ -423,7 +423,7 @@ async function dataReferences(sources: DataSources, receipt: RunReceipt, copy: b
   const roles: Array<['train' | 'valid' | 'test', string | null]> = [['train', sources.train], ['valid', sources.valid], ['test', sources.test]];
   for (const [role, file] of roles) {
     if (file === null) continue;
-    const digest = receipt.inputs.find((i) => i.path === path.resolve(file))!;
+    const digest = (await receipt.inputDigests()).find((i) => i.path === path.resolve(file))!;
     let datasetId = datasetIdFor(digest.sha256);
     if (copy) datasetId = (await new DatasetVersions().createVersion(file, { role })).id;
     refs.push({ role, path: digest.path, sha256: digest.sha256, size: digest.size, datasetId, copied: copy });

@@ -1,8 +1,10 @@
 // The one-pass native pipeline (buildFeatures on a spec of window, lag and cross features only):
 // its files and summary statistics equal the SQL compiler's on an input already in time order
 // (streamed without a sort) and on one that is not (restarted from the sorted query), with and
-// without an entity; a missing time fails like the SQL path; cancelling leaves nothing behind.
+// without an entity; the receipt records the input's digest; a missing time fails like the SQL
+// path; cancelling leaves nothing behind.
 import { DuckDBInstance } from '@duckdb/node-api';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +72,10 @@ async function compareWithSql(name: string, s: FeatureSpec, input: string): Prom
   }
   expect(nat.schema.columns).toEqual(sql.schema.columns);
   expect(nat.counts).toEqual(sql.counts);
+  // The input is hashed while the pipeline runs; the receipt still records its digest.
+  const receipt = JSON.parse(fs.readFileSync(nat.receiptFile, 'utf8')) as { inputs: unknown[] };
+  const bytes = fs.readFileSync(input);
+  expect(receipt.inputs).toEqual([{ path: path.resolve(input), size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }]);
   for (const [col, st] of Object.entries(sql.schema.stats)) {
     const got = nat.schema.stats[col]!;
     expect(got.count, col).toBe(st.count);

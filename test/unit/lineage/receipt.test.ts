@@ -115,6 +115,21 @@ describe('run receipts', () => {
     await expect(RunReceipt.start('ingest', { inputs: [missing] })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringContaining(missing) });
   });
 
+  it('hashes inputs during the run when asked, with the same digests as at the start', async () => {
+    const input = path.join(dir, 'during.csv');
+    fs.writeFileSync(input, 'x\n'.repeat(3 << 20));
+    const atStart = await (await RunReceipt.start('features', { inputs: [input] })).finish({ outputs: [] });
+    const r = await RunReceipt.start('features', { inputs: [input], hashInputs: 'during-run' });
+    const rec = await r.finish({ outputs: [] });
+    expect(rec.inputs).toEqual(atStart.inputs);
+    expect(rec.inputs[0]).toMatchObject({ size: 6 << 20, sha256: sha256Text('x\n'.repeat(3 << 20)) });
+    await expect(RunReceipt.start('features', { inputs: [path.join(dir, 'gone.csv')], hashInputs: 'during-run' })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringContaining('gone.csv') });
+    const unreadable = path.join(dir, 'a-folder');
+    fs.mkdirSync(unreadable);
+    const bad = await RunReceipt.start('features', { inputs: [unreadable], hashInputs: 'during-run' });
+    await expect(bad.finish({ outputs: [] })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringContaining('a-folder') });
+  });
+
   it('refuses a missing output on an ok run but records it on a failed one', async () => {
     const missing = path.join(dir, 'never-written.parquet');
     const r = await RunReceipt.start('ingest');
