@@ -39,6 +39,7 @@ import type {
   RawBinnedDrift,
   RawRollingBatch,
   RawFeaturePipelineSpec,
+  RawFeaturePipelineProgress,
   RawFeaturePipelineResult,
   RawRollingFeature,
   RawRollingHandle,
@@ -784,15 +785,16 @@ export function rollingProcess(handle: RollingHandle, batch: RawRollingBatch, fi
   return loadAddon().rollingProcess(handle, batch, final, numThreads);
 }
 
-export type { RawFeaturePipelineSpec as FeaturePipelineSpec, RawFeaturePipelineResult as FeaturePipelineResult };
+export type { RawFeaturePipelineSpec as FeaturePipelineSpec, RawFeaturePipelineResult as FeaturePipelineResult, RawFeaturePipelineProgress as FeaturePipelineProgress };
 
 /**
  * Runs a one-pass native feature build: spec.inputSql streams out of a fresh DuckDB database into
  * the rolling kernel, whose rows feed spec.outputSql (e.g. a COPY to Parquet) through a table
  * function; nothing passes through JS. Rejects with the kernel's codes (E_VALIDATION "rows: ..."
  * for a missing time or a duplicated entity and time), E_IO for DuckDB, E_CANCELLED on cancel.
+ * onProgress hears each pass start, its rows written every ~200 ms, and each pass's last count.
  */
-export function featurePipeline(spec: RawFeaturePipelineSpec, cancel: CancelToken | null = null): Promise<RawFeaturePipelineResult> {
+export function featurePipeline(spec: RawFeaturePipelineSpec, cancel: CancelToken | null = null, onProgress: ((p: RawFeaturePipelineProgress) => void) | null = null): Promise<RawFeaturePipelineResult> {
   const op = 'featurePipeline';
   checkInt(op, 'numInputs', spec.numInputs, 0, 4096);
   checkInt(op, 'threads', spec.threads, 1, MAX_THREADS);
@@ -803,7 +805,7 @@ export function featurePipeline(spec: RawFeaturePipelineSpec, cancel: CancelToke
     if (!(f.input < spec.numInputs + i)) throw inputError(op, `features[${i}].input ${f.input} must name an input column or an earlier feature`);
   });
   if (!spec.outputSql.includes('{fn}')) throw inputError(op, 'outputSql must read the table function {fn}');
-  return loadAddon().featurePipeline(spec, cancel);
+  return loadAddon().featurePipeline(spec, cancel, onProgress);
 }
 
 /** The normalised text of a string as textHash sees it (tokens joined by one space). */

@@ -372,6 +372,12 @@ export interface RawFeatureColumnStats {
   min: number;
   max: number;
 }
+/** A progress report of featurePipeline: the pass it is in and the rows that pass has written. */
+export interface RawFeaturePipelineProgress {
+  /** 'stream': the input in its own order; 'sort': DuckDB sorting it (the first pass met a row out of order); 'stream sorted': the sorted copy. */
+  phase: 'stream' | 'sort' | 'stream sorted';
+  rowsWritten: number;
+}
 export interface RawFeaturePipelineResult {
   rows: number;
   entities: number;
@@ -520,7 +526,7 @@ export interface NativeAddon {
    */
   rollingProcess(handle: RawRollingHandle, batch: RawRollingBatch, final: boolean, numThreads: number): Promise<RawRollingResult>;
   /** Runs a whole native feature build off the JS thread (see RawFeaturePipelineSpec). */
-  featurePipeline(spec: RawFeaturePipelineSpec, cancel: RawCancelToken | null): Promise<RawFeaturePipelineResult>;
+  featurePipeline(spec: RawFeaturePipelineSpec, cancel: RawCancelToken | null, onProgress: ((p: RawFeaturePipelineProgress) => void) | null): Promise<RawFeaturePipelineResult>;
   /** The normalised text of a string: lowercase ASCII tokens joined by one space. */
   normalizeText(text: string): string;
   /** MurmurHash3_x86_32 of the bytes (unsigned). */

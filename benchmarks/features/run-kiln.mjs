@@ -22,6 +22,7 @@ const r = await buildFeatures(path.join(BENCH_DIR, 'features/spec.yaml'), {
   memoryLimit: flag('--memory-limit', '300MB'),
   stream: process.argv.includes('--stream'),
   onProgress: (p) => {
+    if (p.stage === stage) return;
     const now = performance.now();
     stagesMs[stage] = Math.round(now - stageStart);
     stage = p.stage;

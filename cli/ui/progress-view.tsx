@@ -8,13 +8,23 @@ function Bar({ state, started }: { state: ProgressState; started: number }): Rea
   const filled = Math.round(frac * width);
   const secs = (Date.now() - started) / 1000;
   const rate = secs > 0 ? Math.round(state.done / secs) : 0;
+  const known = state.total > 0;
   return (
     <Box flexDirection="column">
       <Box>
         <Text color="cyan">{state.stage.padEnd(10)}</Text>
-        <Text color="green">{'█'.repeat(filled)}</Text>
-        <Text color="gray">{'░'.repeat(width - filled)}</Text>
-        <Text> {(frac * 100).toFixed(1).padStart(5)}%  </Text>
+        {known ? (
+          <>
+            <Text color="green">{'█'.repeat(filled)}</Text>
+            <Text color="gray">{'░'.repeat(width - filled)}</Text>
+            <Text> {(frac * 100).toFixed(1).padStart(5)}%  </Text>
+          </>
+        ) : (
+          <Text>
+            {'  '}
+            <Text bold>{state.done.toLocaleString('en-US')}</Text> {state.unit}{'  '}
+          </Text>
+        )}
         <Text color="gray">
           {state.unit === 'B' ? `${(rate / 1e6).toFixed(1)} MB/s` : `${rate.toLocaleString('en-US')} ${state.unit}/s`}
         </Text>

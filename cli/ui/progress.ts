@@ -2,6 +2,7 @@
 export interface ProgressState {
   stage: string;
   done: number;
+  /** 0 when the total is not known: the view then shows the count and its rate, no bar. */
   total: number;
   unit: string;
   /** Extra counters shown beside the bar (e.g. accepted / rejected). */

@@ -7,6 +7,7 @@
 #include "napi/feature_pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <condition_variable>
@@ -175,9 +176,11 @@ struct InputBatch {
 // rows + statistics) and the table function's consumer side (finished rows -> output chunks).
 class Attempt {
  public:
-  Attempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std::atomic<int>* cancel, bool ordered, std::string input_sql)
-      : spec_(spec), api_(api), cancel_(cancel), ordered_(ordered), input_sql_(std::move(input_sql)), inputs_(kQueueDepth), outputs_(kQueueDepth), stats_(spec.features.size()) {
+  Attempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std::atomic<int>* cancel, bool ordered, std::string input_sql,
+          const FeaturePipelineProgressFn& progress)
+      : spec_(spec), api_(api), cancel_(cancel), ordered_(ordered), input_sql_(std::move(input_sql)), progress_(progress), inputs_(kQueueDepth), outputs_(kQueueDepth), stats_(spec.features.size()) {
     for (const std::string& name : spec_.cross_entities) Intern(name.data(), name.size());
+    Report(true);
   }
 
   // Reader thread body.
@@ -226,6 +229,8 @@ class Attempt {
       cur_pos_ += n;
     }
     api_.data_chunk_set_size(out, filled);
+    written_ += static_cast<std::int64_t>(filled);
+    Report(filled == 0);
   }
 
   bool needs_sort() {
@@ -249,6 +254,15 @@ class Attempt {
   }
 
  private:
+  // Tells progress_ the rows written so far: always when `now`, else at most every 200 ms.
+  void Report(bool now) {
+    if (!progress_) return;
+    const auto t = std::chrono::steady_clock::now();
+    if (!now && t < next_report_) return;
+    next_report_ = t + std::chrono::milliseconds(200);
+    progress_(FeaturePipelineProgress{ordered_ ? "stream sorted" : "stream", written_});
+  }
+
   // Copies rows [pos, pos + n) of a kernel result into output rows [dst, dst + n).
   void CopyRows(capi::duckdb_data_chunk out, std::size_t dst, const RollResult& r, std::size_t pos, std::size_t n) {
     capi::idx_t col = 0;
@@ -499,6 +513,7 @@ class Attempt {
   const std::atomic<int>* cancel_;
   const bool ordered_;
   const std::string input_sql_;
+  const FeaturePipelineProgressFn& progress_;
   std::size_t vector_size_ = 2048;
   Channel<InputBatch> inputs_;
   Channel<std::unique_ptr<RollResult>> outputs_;
@@ -522,6 +537,8 @@ class Attempt {
   // consumer-owned
   std::unique_ptr<RollResult> cur_;
   std::size_t cur_pos_ = 0;
+  std::int64_t written_ = 0;
+  std::chrono::steady_clock::time_point next_report_;
 };
 
 const capi::Api* g_pipeline_api = nullptr;
@@ -563,18 +580,20 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
 std::string SqlString(const std::string& s) { return "'" + Replace(s, "'", "''") + "'"; }
 
 // Runs one attempt; returns false when it must be redone from the ordered query.
-bool RunAttempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std::atomic<int>* cancel, bool ordered, FeaturePipelineResult* out) {
+bool RunAttempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std::atomic<int>* cancel, bool ordered,
+                const FeaturePipelineProgressFn& progress, FeaturePipelineResult* out) {
   Database db(api);
   for (const std::string& s : spec.settings) db.Run(s);
   std::string input = spec.input_sql;
   if (ordered) {
     if (spec.sorted_file.empty()) throw Error(kErrInternal, "feature pipeline: no file for the sorted input");
     db.Run("SET threads = " + std::to_string(std::max(1, spec.threads)));
+    if (progress) progress(FeaturePipelineProgress{"sort", 0});
     db.Run("COPY (" + spec.ordered_sql + ") TO " + SqlString(spec.sorted_file) + " (FORMAT parquet, COMPRESSION lz4)");
     input = "SELECT * FROM read_parquet(" + SqlString(spec.sorted_file) + ")";
   }
   db.Run("SET threads = " + std::to_string(std::max(1, spec.stream_threads)));
-  Attempt attempt(spec, api, cancel, ordered, input);
+  Attempt attempt(spec, api, cancel, ordered, input, progress);
   attempt.set_vector_size(static_cast<std::size_t>(api.vector_size()));
   capi::duckdb_table_function fn = api.create_table_function();
   api.table_function_set_name(fn, kFunctionName);
@@ -608,12 +627,12 @@ bool RunAttempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std
 
 }  // namespace
 
-FeaturePipelineResult RunFeaturePipeline(const FeaturePipelineSpec& spec, const std::atomic<int>* cancel) {
+FeaturePipelineResult RunFeaturePipeline(const FeaturePipelineSpec& spec, const std::atomic<int>* cancel, const FeaturePipelineProgressFn& progress) {
   scan::LoadDuckDB(spec.library);
   const capi::Api& api = capi::LoadedApi();
   g_pipeline_api = &api;
   FeaturePipelineResult result;
-  if (RunAttempt(spec, api, cancel, false, &result)) return result;
+  if (RunAttempt(spec, api, cancel, false, progress, &result)) return result;
   if (cancel != nullptr && cancel->load() != 0) throw Error("E_CANCELLED", "features: cancelled");
   struct RemoveSorted {
     const std::string& file;
@@ -621,7 +640,7 @@ FeaturePipelineResult RunFeaturePipeline(const FeaturePipelineSpec& spec, const 
       if (!file.empty()) std::remove(file.c_str());
     }
   } remove_sorted{spec.sorted_file};
-  if (!RunAttempt(spec, api, cancel, true, &result)) throw Error(kErrInternal, "feature pipeline: the ordered query returned rows out of order");
+  if (!RunAttempt(spec, api, cancel, true, progress, &result)) throw Error(kErrInternal, "feature pipeline: the ordered query returned rows out of order");
   return result;
 }
 

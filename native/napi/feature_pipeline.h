@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -60,9 +61,21 @@ struct FeaturePipelineResult {
   std::vector<FeatureColumnStats> stats;  // one per feature
 };
 
-// Runs the build; `cancel` (may be null) stops it with E_CANCELLED. Errors: kiln::Error with the
-// kernel's codes (E_VALIDATION "rows: ..." for a missing time or a duplicated (entity, time)),
-// E_IO for DuckDB failures.
-FeaturePipelineResult RunFeaturePipeline(const FeaturePipelineSpec& spec, const std::atomic<int>* cancel);
+// Where a build stands: its pass ("stream": the input in its own order; "sort": DuckDB sorting
+// the input into sorted_file; "stream sorted": the sorted copy) and the rows written in that pass.
+struct FeaturePipelineProgress {
+  const char* phase = "stream";
+  std::int64_t rows_written = 0;
+};
+
+// Receives progress on a pipeline or DuckDB thread: when each pass starts, every ~200 ms while
+// rows are written, and once when a pass has written all its rows. Must not throw.
+using FeaturePipelineProgressFn = std::function<void(const FeaturePipelineProgress&)>;
+
+// Runs the build; `cancel` (may be null) stops it with E_CANCELLED; `progress` (may be empty)
+// hears how far it got. Errors: kiln::Error with the kernel's codes (E_VALIDATION "rows: ..." for
+// a missing time or a duplicated (entity, time)), E_IO for DuckDB failures.
+FeaturePipelineResult RunFeaturePipeline(const FeaturePipelineSpec& spec, const std::atomic<int>* cancel,
+                                         const FeaturePipelineProgressFn& progress = {});
 
 }  // namespace kiln

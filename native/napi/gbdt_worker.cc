@@ -127,48 +127,27 @@ class TrainWorker final : public PromiseWorker {
  public:
   TrainWorker(Napi::Env env, gbdt::TrainInput input, gbdt::TrainParams params, CancelFlag cancel,
               Napi::Value on_progress)
-      : PromiseWorker(env, "kiln.gbdtTrain"), input_(input), params_(std::move(params)), cancel_(std::move(cancel)) {
-    if (on_progress.IsFunction()) {
-      progress_ = Napi::ThreadSafeFunction::New(env, on_progress.As<Napi::Function>(), "kiln.gbdtProgress", 0, 1);
-      has_progress_ = true;
-    }
-  }
-  ~TrainWorker() override {
-    if (has_progress_) progress_.Release();
-  }
+      : PromiseWorker(env, "kiln.gbdtTrain"), input_(input), params_(std::move(params)), cancel_(std::move(cancel)),
+        progress_(env, on_progress, "kiln.gbdtProgress", IterationToJs) {}
   // Borrowed inputs: kept alive until the worker is destroyed.
   void KeepInput(Napi::Object o) { Keep(o); }
 
  private:
   void Compute() override {
-    auto report = [this](const gbdt::IterationInfo& info) {
-      if (!has_progress_) return;
-      auto* copy = new gbdt::IterationInfo(info);
-      in_flight_.fetch_add(1);
-      auto* counter = &in_flight_;
-      const napi_status st = progress_.NonBlockingCall(copy, [counter](Napi::Env env, Napi::Function fn, gbdt::IterationInfo* it) {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("iteration", it->iteration);
-        o.Set("trainMetric", it->train_metric);
-        o.Set("validMetric", it->valid_metric);
-        o.Set("rowsPerSecond", it->rows_per_second);
-        o.Set("bestIteration", it->best_iteration);
-        delete it;
-        counter->fetch_sub(1);
-        try {
-          fn.Call({o});
-        } catch (const Napi::Error&) {
-          // A throwing progress callback must not break training; bindings wrap it anyway.
-        }
-      });
-      if (st != napi_ok) {
-        delete copy;
-        in_flight_.fetch_sub(1);
-      }
-    };
+    std::function<void(const gbdt::IterationInfo&)> report;
+    if (progress_.enabled()) report = [this](const gbdt::IterationInfo& info) { progress_.Report(info); };
     result_ = gbdt::Train(input_, params_, report, cancel_.get());
-    // Let queued progress calls run before the promise settles (bounded wait).
-    for (int i = 0; i < 5000 && in_flight_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    progress_.Drain();
+  }
+
+  static Napi::Value IterationToJs(Napi::Env env, const gbdt::IterationInfo& it) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("iteration", it.iteration);
+    o.Set("trainMetric", it.train_metric);
+    o.Set("validMetric", it.valid_metric);
+    o.Set("rowsPerSecond", it.rows_per_second);
+    o.Set("bestIteration", it.best_iteration);
+    return o;
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -189,9 +168,7 @@ class TrainWorker final : public PromiseWorker {
   gbdt::TrainInput input_;
   gbdt::TrainParams params_;
   CancelFlag cancel_;
-  Napi::ThreadSafeFunction progress_;
-  bool has_progress_ = false;
-  std::atomic<int> in_flight_{0};
+  ProgressCallback<gbdt::IterationInfo> progress_;
   gbdt::TrainResult result_;
 };
 

@@ -5,8 +5,12 @@
 
 #include <napi.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <new>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -76,6 +80,62 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::vector<Napi::ObjectReference> kept_;
   std::string code_ = kErrInternal;
   std::string message_;
+};
+
+// A JS progress callback that worker threads call without blocking: each Report copies its value
+// and queues a call on the JS thread (to_js builds the argument; a throwing callback is ignored).
+// Drain() waits (bounded) for queued calls so they run before the promise settles. Built and
+// destroyed on the JS thread; Report and Drain on the worker thread.
+template <class T>
+class ProgressCallback {
+ public:
+  using ToJs = Napi::Value (*)(Napi::Env env, const T& value);
+
+  // `fn` may be anything; only a function is called.
+  ProgressCallback(Napi::Env env, Napi::Value fn, const char* name, ToJs to_js) : to_js_(to_js) {
+    if (!fn.IsFunction()) return;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, fn.As<Napi::Function>(), name, 0, 1);
+    enabled_ = true;
+  }
+  ProgressCallback(const ProgressCallback&) = delete;
+  ProgressCallback& operator=(const ProgressCallback&) = delete;
+  ~ProgressCallback() {
+    if (enabled_) tsfn_.Release();
+  }
+
+  bool enabled() const { return enabled_; }
+
+  void Report(const T& value) {
+    if (!enabled_) return;
+    auto* copy = new T(value);
+    in_flight_.fetch_add(1);
+    std::atomic<int>* counter = &in_flight_;
+    const ToJs to_js = to_js_;
+    const napi_status st = tsfn_.NonBlockingCall(copy, [counter, to_js](Napi::Env env, Napi::Function fn, T* v) {
+      Napi::Value arg = to_js(env, *v);
+      delete v;
+      counter->fetch_sub(1);
+      try {
+        fn.Call({arg});
+      } catch (const Napi::Error&) {
+        // a throwing progress callback must not break the work
+      }
+    });
+    if (st != napi_ok) {
+      delete copy;
+      in_flight_.fetch_sub(1);
+    }
+  }
+
+  void Drain() {
+    for (int i = 0; i < 5000 && in_flight_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+ private:
+  ToJs to_js_;
+  Napi::ThreadSafeFunction tsfn_;
+  bool enabled_ = false;
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace kiln::napi

@@ -140,11 +140,24 @@ std::vector<std::string> GetStrings(Napi::Env env, Napi::Object o, const std::st
 
 class PipelineWorker final : public PromiseWorker {
  public:
-  PipelineWorker(Napi::Env env, FeaturePipelineSpec spec, CancelFlag cancel)
-      : PromiseWorker(env, "kiln.featurePipeline"), spec_(std::move(spec)), cancel_(std::move(cancel)) {}
+  PipelineWorker(Napi::Env env, FeaturePipelineSpec spec, CancelFlag cancel, Napi::Value on_progress)
+      : PromiseWorker(env, "kiln.featurePipeline"), spec_(std::move(spec)), cancel_(std::move(cancel)),
+        progress_(env, on_progress, "kiln.featurePipelineProgress", ProgressToJs) {}
 
  private:
-  void Compute() override { out_ = RunFeaturePipeline(spec_, cancel_.get()); }
+  void Compute() override {
+    FeaturePipelineProgressFn report;
+    if (progress_.enabled()) report = [this](const FeaturePipelineProgress& p) { progress_.Report(p); };
+    out_ = RunFeaturePipeline(spec_, cancel_.get(), report);
+    progress_.Drain();
+  }
+
+  static Napi::Value ProgressToJs(Napi::Env env, const FeaturePipelineProgress& p) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("phase", p.phase);
+    o.Set("rowsWritten", Napi::Number::New(env, static_cast<double>(p.rows_written)));
+    return o;
+  }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
@@ -170,6 +183,7 @@ class PipelineWorker final : public PromiseWorker {
 
   FeaturePipelineSpec spec_;
   CancelFlag cancel_;
+  ProgressCallback<FeaturePipelineProgress> progress_;
   FeaturePipelineResult out_;
 };
 
@@ -246,7 +260,8 @@ Napi::Value RollingProcessJs(const Napi::CallbackInfo& info) {
 
 // JS: featurePipeline(spec: {library, settings: string[], threads, streamThreads?, inputSql, orderedSql, outputSql,
 //     sortedFile, hasEntity, numInputs, features (as rollingCreate; left / right index crossEntities + 1),
-//     crossEntities: string[], kernelThreads, batchRows}, cancelToken | null)
+//     crossEntities: string[], kernelThreads, batchRows}, cancelToken | null,
+//     onProgress?: ({phase: 'stream' | 'sort' | 'stream sorted', rowsWritten}) => void)
 //     -> Promise<{rows, entities, sortedOnInput, stats: [{count, missing, finite, mean, m2, min, max}]}>
 Napi::Value FeaturePipelineJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -277,7 +292,7 @@ Napi::Value FeaturePipelineJs(const Napi::CallbackInfo& info) {
     spec.kernel_threads = static_cast<int>(GetInteger(env, o, "spec", "kernelThreads", 0, kMaxThreads));
     spec.batch_rows = static_cast<std::int64_t>(GetInteger(env, o, "spec", "batchRows", 1, 1u << 24));
     CancelFlag cancel = info[1].IsNull() || info[1].IsUndefined() ? std::make_shared<std::atomic<int>>(0) : *AsCancelToken(env, info[1]);
-    auto* w = new PipelineWorker(env, std::move(spec), std::move(cancel));
+    auto* w = new PipelineWorker(env, std::move(spec), std::move(cancel), info[2]);
     return w->Start();
   });
 }

@@ -52,8 +52,8 @@ export interface BuildFeaturesOptions {
    * applies) or 'sql' (DuckDB window functions, the reference implementation).
    */
   engine?: FeatureEngine;
-  /** One call per stage, in order. */
-  onProgress?: (p: { stage: string; detail?: string }) => void;
+  /** Called when each stage starts, in order; long stages call again with the same stage and `rows` done so far. */
+  onProgress?: (p: { stage: string; detail?: string; rows?: number }) => void;
   signal?: AbortSignal;
 }
 
@@ -181,7 +181,8 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
     if (opts.engine === 'native' && !plan) throw new KilnError('E_USAGE', 'engine native: this spec has no window, lag or cross features the native engine can compute');
     let written: Written;
     if (plan && pipelineApplies(spec, plan, inputColumns)) {
-      progress({ stage: 'compute features', detail: 'native pipeline: input -> kernel -> features.parquet' });
+      const passes = { stream: 'native pipeline: input -> kernel -> features.parquet', sort: 'input not in time order: DuckDB sorts it first', 'stream sorted': 'native pipeline over the sorted input' } as const;
+      progress({ stage: 'compute features', detail: passes.stream });
       const file = path.join(stageDir, 'features.parquet');
       const r = await runFeaturePipeline(spec, rel, inputColumns, plan, {
         file,
@@ -191,6 +192,7 @@ export async function buildFeatures(specOrFile: FeatureSpec | string, opts: Buil
         batchSize: opts.batchSize,
         seriesError: () => seriesError(c, spec, rel, inputColumns),
         signal: opts.signal,
+        onProgress: (p) => progress({ stage: 'compute features', detail: passes[p.phase], rows: p.rowsWritten }),
       });
       written = { splitNames: ['features'], files: { features: file }, counts: { features: r.rows }, total: r.rows, inputRows: r.rows, encoders: {}, unseen: {}, stats: r.stats };
     } else {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BIGINT, DOUBLE, DuckDBDataChunk, INTEGER, TIMESTAMP, type DuckDBConnection } from '@duckdb/node-api';
 import { KilnError } from '../../bindings/errors.js';
-import { cancelOp, cancelToken, featurePipeline, nativeAvailable, rollingCreate, rollingProcess, type FeaturePipelineSpec, type RollingFeature, type RollingResult } from '../../bindings/index.js';
+import { cancelOp, cancelToken, featurePipeline, nativeAvailable, rollingCreate, rollingProcess, type FeaturePipelineProgress, type FeaturePipelineSpec, type RollingFeature, type RollingResult } from '../../bindings/index.js';
 import { duckdbError } from '../io/duckdb.js';
 import { sqlIdent as q, sqlString } from '../io/formats.js';
 import { duckdbLibraryPath, scanConnection } from '../io/scan.js';
@@ -413,6 +413,8 @@ export async function runFeaturePipeline(
     /** Finds the first offending input row when the kernel reports a missing time or a duplicate. */
     seriesError: () => Promise<KilnError | null>;
     signal?: AbortSignal;
+    /** Hears each pass start and its rows written so far (every ~200 ms). */
+    onProgress?: (p: FeaturePipelineProgress) => void;
   },
 ): Promise<PipelineRun> {
   fs.mkdirSync(opts.tempDirectory, { recursive: true });
@@ -421,7 +423,7 @@ export async function runFeaturePipeline(
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
   try {
-    const r = await featurePipeline(pipelineRequest(spec, rel, inputColumns, plan, opts), token);
+    const r = await featurePipeline(pipelineRequest(spec, rel, inputColumns, plan, opts), token, opts.onProgress ?? null);
     const stats: Record<string, ColumnStats> = {};
     plan.native.forEach((f, i) => {
       const st = r.stats[i]!;

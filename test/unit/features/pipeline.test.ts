@@ -1,14 +1,15 @@
 // The one-pass native pipeline (buildFeatures on a spec of window, lag and cross features only):
 // its files and summary statistics equal the SQL compiler's on an input already in time order
 // (streamed without a sort) and on one that is not (restarted from the sorted query), with and
-// without an entity; the receipt records the input's digest; a missing time fails like the SQL
-// path; cancelling leaves nothing behind.
+// without an entity; progress reports each pass and its rows; the receipt records the input's
+// digest; a missing time fails like the SQL path; cancelling leaves nothing behind.
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KilnError } from '../../../bindings/errors.js';
+import type { FeaturePipelineProgress } from '../../../bindings/index.js';
 import { buildFeatures, buildInputRelation, validateSpec, type FeatureDef, type FeatureSpec } from '../../../src/features/index.js';
 import { describeInput } from '../../../src/features/build.js';
 import { pipelineApplies, planNative, runFeaturePipeline } from '../../../src/features/native.js';
@@ -86,7 +87,7 @@ async function compareWithSql(name: string, s: FeatureSpec, input: string): Prom
   }
 }
 
-async function pipelineRun(s: FeatureSpec, input: string, file: string, signal?: AbortSignal) {
+async function pipelineRun(s: FeatureSpec, input: string, file: string, signal?: AbortSignal, onProgress?: (p: FeaturePipelineProgress) => void) {
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
@@ -94,7 +95,7 @@ async function pipelineRun(s: FeatureSpec, input: string, file: string, signal?:
     const cols = await describeInput(conn, rel);
     const plan = planNative(s, cols)!;
     expect(pipelineApplies(s, plan, cols)).toBe(true);
-    return await runFeaturePipeline(s, rel, cols, plan, { file, threads: 2, memoryLimit: '200MB', tempDirectory: path.join(dir, 'spill'), seriesError: async () => null, signal });
+    return await runFeaturePipeline(s, rel, cols, plan, { file, threads: 2, memoryLimit: '200MB', tempDirectory: path.join(dir, 'spill'), seriesError: async () => null, signal, onProgress });
   } finally {
     conn.closeSync();
     db.closeSync();
@@ -112,11 +113,20 @@ afterAll(() => rmTemp(dir));
 describe('native feature pipeline', () => {
   it('streams an input already in (time, entity) order without sorting, and sorts one that is not', async () => {
     const s = spec(FEATURES);
-    const a = await pipelineRun(s, ordered, path.join(dir, 'a.parquet'));
-    const b = await pipelineRun(s, unordered, path.join(dir, 'b.parquet'));
+    const heardA: FeaturePipelineProgress[] = [];
+    const heardB: FeaturePipelineProgress[] = [];
+    const a = await pipelineRun(s, ordered, path.join(dir, 'a.parquet'), undefined, (p) => heardA.push(p));
+    const b = await pipelineRun(s, unordered, path.join(dir, 'b.parquet'), undefined, (p) => heardB.push(p));
     expect(a.sortedOnInput).toBe(true);
     expect(b.sortedOnInput).toBe(false);
     expect(a.rows).toBe(1200);
+    // Progress: each pass announced at 0 rows, counts never go back within a pass, the last is the total.
+    expect(heardA[0]).toEqual({ phase: 'stream', rowsWritten: 0 });
+    expect(heardA.at(-1)).toEqual({ phase: 'stream', rowsWritten: 1200 });
+    expect(heardA.every((p, i) => p.phase === 'stream' && (i === 0 || p.rowsWritten >= heardA[i - 1]!.rowsWritten))).toBe(true);
+    expect([...new Set(heardB.map((p) => p.phase))]).toEqual(['stream', 'sort', 'stream sorted']);
+    expect(heardB.find((p) => p.phase === 'stream sorted')).toEqual({ phase: 'stream sorted', rowsWritten: 0 });
+    expect(heardB.at(-1)).toEqual({ phase: 'stream sorted', rowsWritten: 1200 });
     // Same rows, same bytes: output chunks are full whatever the batches were.
     expect(fs.readFileSync(path.join(dir, 'b.parquet')).equals(fs.readFileSync(path.join(dir, 'a.parquet')))).toBe(true);
     // The sorted copy of the input is gone.
