@@ -65,7 +65,7 @@ export function registerFeatures(program: Command): void {
               validateLimit: flags.validateLimit,
               memoryLimit: flags.memoryLimit,
               signal,
-              onProgress: (p) => progress.update({ stage: p.detail ? `${p.stage} (${p.detail})` : p.stage, done: p.rows ?? 0, total: p.rows === undefined ? 1 : 0, unit: 'rows' }),
+              onProgress: (p) => progress.update({ stage: p.detail ? `${p.stage} (${p.detail})` : p.stage, done: p.rows ?? 0, total: p.rows === undefined ? 1 : (p.totalRows ?? 0), unit: 'rows' }),
             }),
           );
         } finally {

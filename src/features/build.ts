@@ -52,8 +52,8 @@ export interface BuildFeaturesOptions {
    * applies) or 'sql' (DuckDB window functions, the reference implementation).
    */
   engine?: FeatureEngine;
-  /** Called when each stage starts, in order; long stages call again with the same stage and `rows` done so far. */
-  onProgress?: (p: { stage: string; detail?: string; rows?: number }) => void;
+  /** Called when each stage starts, in order; long stages call again with the same stage and the `rows` done so far (of `totalRows` when known). */
+  onProgress?: (p: { stage: string; detail?: string; rows?: number; totalRows?: number }) => void;
   signal?: AbortSignal;
 }
 
@@ -390,12 +390,14 @@ async function computeAndWrite(
       } else {
         let firstRow = 1;
         let n = 0;
+        const expected = Number((await rows(c, `SELECT count(*) FROM staged ${splitFilter(s)}`))[0]![0]);
         const batches = async function* () {
           for await (const b of scanConnection(c, select, { batchSize })) {
             checkCancelled(opts.signal);
             const encoded = await encodeBatch(b, encoders, stage.encoderInputs, { where: `${s}.parquet`, firstRow, keys }, unseen);
             firstRow += b.numRows;
             n += b.numRows;
+            progress({ stage: `write ${s}.parquet`, rows: n, totalRows: expected });
             yield encoded;
           }
         };

@@ -231,8 +231,16 @@ describe('category unseen policies', () => {
   });
 
   it('other: unseen values go to the __other__ column and are counted', async () => {
-    const r = await buildFeatures(specFor(csv, [cat('other')], { split }), { outDir: out(), threads: 2 });
+    const heard: Array<{ stage: string; rows?: number; totalRows?: number }> = [];
+    const r = await buildFeatures(specFor(csv, [cat('other')], { split }), { outDir: out(), threads: 2, batchSize: 8, onProgress: (p) => heard.push(p) });
     expect(r.counts.unseen.cat).toBe(late);
+    // Encoded splits report their rows as they are written, up to the split's size.
+    for (const s of ['train', 'valid', 'test'] as const) {
+      const counted = heard.filter((p) => p.stage === `write ${s}.parquet` && p.rows !== undefined);
+      expect(counted.length, s).toBeGreaterThan(1);
+      expect(counted.every((p, i) => p.totalRows === r.rows[s] && (i === 0 || p.rows! > counted[i - 1]!.rows!))).toBe(true);
+      expect(counted.at(-1)!.rows).toBe(r.rows[s]);
+    }
     const test = await readParquetRows([r.files.valid!, r.files.test!]);
     const lateRows = test.filter((x) => x['cat=__other__'] === 1);
     expect(lateRows.length).toBe(late);
