@@ -342,6 +342,10 @@ export interface RawFeaturePipelineSpec {
   library: string;
   /** Statements run first on the build's own in-memory database (SET memory_limit ..., temp_directory ...). */
   settings: string[];
+  /** Statements run just before the input is sorted (e.g. a lower memory limit). */
+  sortSettings?: string[];
+  /** Statements run after the sort, and before it is retried when it ran out of memory under sortSettings. */
+  afterSortSettings?: string[];
   /** DuckDB threads when the input must be sorted. */
   threads: number;
   /** DuckDB threads while streaming the input unsorted (default 1: a streamed scan runs on the reader thread). */

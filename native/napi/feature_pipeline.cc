@@ -19,6 +19,10 @@
 #include <thread>
 #include <unordered_map>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "kiln/scan.h"
 #include "kiln/status.h"
 #include "scan/duckdb_capi.h"
@@ -589,7 +593,18 @@ bool RunAttempt(const FeaturePipelineSpec& spec, const capi::Api& api, const std
     if (spec.sorted_file.empty()) throw Error(kErrInternal, "feature pipeline: no file for the sorted input");
     db.Run("SET threads = " + std::to_string(std::max(1, spec.threads)));
     if (progress) progress(FeaturePipelineProgress{"sort", 0});
-    db.Run("COPY (" + spec.ordered_sql + ") TO " + SqlString(spec.sorted_file) + " (FORMAT parquet, COMPRESSION lz4)");
+    const std::string sort = "COPY (" + spec.ordered_sql + ") TO " + SqlString(spec.sorted_file) + " (FORMAT parquet, COMPRESSION lz4)";
+    for (const std::string& st : spec.sort_settings) db.Run(st);
+    try {
+      db.Run(sort);
+    } catch (const Error& e) {
+      // Out of memory under the sort's own settings: once more under the build's.
+      if (spec.sort_settings.empty() || std::strstr(e.what(), "Out of Memory") == nullptr) throw;
+      std::remove(spec.sorted_file.c_str());
+      for (const std::string& st : spec.after_sort_settings) db.Run(st);
+      db.Run(sort);
+    }
+    for (const std::string& st : spec.after_sort_settings) db.Run(st);
     input = "SELECT * FROM read_parquet(" + SqlString(spec.sorted_file) + ")";
   }
   db.Run("SET threads = " + std::to_string(std::max(1, spec.stream_threads)));
@@ -634,6 +649,11 @@ FeaturePipelineResult RunFeaturePipeline(const FeaturePipelineSpec& spec, const 
   FeaturePipelineResult result;
   if (RunAttempt(spec, api, cancel, false, progress, &result)) return result;
   if (cancel != nullptr && cancel->load() != 0) throw Error("E_CANCELLED", "features: cancelled");
+#if defined(__GLIBC__)
+  // The first attempt's database is gone; hand its freed pages back before the sort allocates
+  // (the allocator would otherwise keep them, and the process's peak would be both together).
+  malloc_trim(0);
+#endif
   struct RemoveSorted {
     const std::string& file;
     ~RemoveSorted() {

@@ -27,6 +27,11 @@ namespace kiln {
 struct FeaturePipelineSpec {
   std::string library;                // libduckdb shared library (see scan::LoadDuckDB)
   std::vector<std::string> settings;  // statements run first (SET memory_limit = ..., temp_directory, ...)
+  // Statements run just before the sort (e.g. a lower memory_limit: DuckDB's sort holds reader and
+  // per-thread state outside its buffer pool), and after it (restoring the build's). When the sort
+  // runs out of memory under sort_settings, it runs once more after after_sort_settings.
+  std::vector<std::string> sort_settings;
+  std::vector<std::string> after_sort_settings;
   // DuckDB threads of the ordered attempt (its sort is parallel), and of the first, streamed one
   // (1 by default: DuckDB parses a streamed scan on the reader thread; more workers only spin).
   int threads = 1;

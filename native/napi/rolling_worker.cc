@@ -258,7 +258,7 @@ Napi::Value RollingProcessJs(const Napi::CallbackInfo& info) {
   });
 }
 
-// JS: featurePipeline(spec: {library, settings: string[], threads, streamThreads?, inputSql, orderedSql, outputSql,
+// JS: featurePipeline(spec: {library, settings: string[], sortSettings?: string[], afterSortSettings?: string[], threads, streamThreads?, inputSql, orderedSql, outputSql,
 //     sortedFile, hasEntity, numInputs, features (as rollingCreate; left / right index crossEntities + 1),
 //     crossEntities: string[], kernelThreads, batchRows}, cancelToken | null,
 //     onProgress?: ({phase: 'stream' | 'sort' | 'stream sorted', rowsWritten}) => void)
@@ -270,6 +270,8 @@ Napi::Value FeaturePipelineJs(const Napi::CallbackInfo& info) {
     FeaturePipelineSpec spec;
     spec.library = GetString(env, o, "spec", "library");
     spec.settings = GetStrings(env, o, "spec", "settings");
+    if (!o.Get("sortSettings").IsUndefined()) spec.sort_settings = GetStrings(env, o, "spec", "sortSettings");
+    if (!o.Get("afterSortSettings").IsUndefined()) spec.after_sort_settings = GetStrings(env, o, "spec", "afterSortSettings");
     spec.threads = static_cast<int>(GetInteger(env, o, "spec", "threads", 1, kMaxThreads));
     if (!o.Get("streamThreads").IsUndefined()) spec.stream_threads = static_cast<int>(GetInteger(env, o, "spec", "streamThreads", 1, kMaxThreads));
     spec.input_sql = GetString(env, o, "spec", "inputSql");

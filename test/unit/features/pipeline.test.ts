@@ -12,7 +12,8 @@ import { KilnError } from '../../../bindings/errors.js';
 import type { FeaturePipelineProgress } from '../../../bindings/index.js';
 import { buildFeatures, buildInputRelation, validateSpec, type FeatureDef, type FeatureSpec } from '../../../src/features/index.js';
 import { describeInput } from '../../../src/features/build.js';
-import { pipelineApplies, planNative, runFeaturePipeline } from '../../../src/features/native.js';
+import { featurePipeline } from '../../../bindings/index.js';
+import { pipelineApplies, pipelineRequest, planNative, runFeaturePipeline, sortMemoryLimit } from '../../../src/features/native.js';
 import { sqlString } from '../../../src/io/formats.js';
 import { kilnRejection } from '../../helpers/errors.js';
 import { readParquetRows, sameCell as same } from '../../helpers/features.js';
@@ -131,6 +132,41 @@ describe('native feature pipeline', () => {
     expect(fs.readFileSync(path.join(dir, 'b.parquet')).equals(fs.readFileSync(path.join(dir, 'a.parquet')))).toBe(true);
     // The sorted copy of the input is gone.
     expect(fs.readdirSync(path.join(dir, 'spill')).filter((f) => f.startsWith('sorted-'))).toEqual([]);
+  });
+
+  it('sorts under a lower memory limit (DuckDB overshoots its limit while sorting), falling back to the build limit', async () => {
+    expect(sortMemoryLimit('300MB')).toBe('150000000B');
+    expect(sortMemoryLimit('1GB')).toBe(`${1e9 - 2 ** 28}B`);
+    expect(sortMemoryLimit(' 1.5 GiB ')).toBe(`${1.5 * 2 ** 30 - 2 ** 28}B`);
+    expect(sortMemoryLimit('200mb')).toBe('100000000B');
+    for (const v of ['80%', 'none', '', '1 parsec']) expect(sortMemoryLimit(v)).toBeNull();
+    const s = spec(FEATURES);
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    const request = async (input: string) => {
+      const rel = buildInputRelation(s, { file: input });
+      const cols = await describeInput(conn, rel);
+      return pipelineRequest(s, rel, cols, planNative(s, cols)!, { file: out, threads: 2, memoryLimit: '200MB', tempDirectory: path.join(dir, 'spill') });
+    };
+    const out = path.join(dir, 'sort-limit.parquet');
+    try {
+      const req = await request(unordered);
+      expect(req.sortSettings).toEqual(["SET memory_limit = '100000000B'"]);
+      expect(req.afterSortSettings).toEqual(["SET memory_limit = '200MB'"]);
+      await expect(featurePipeline(req)).resolves.toMatchObject({ rows: 1200, sortedOnInput: false });
+      const bytes = fs.readFileSync(out);
+      // A sort that runs out of memory under its own limit runs again under the build's: same bytes.
+      fs.rmSync(out);
+      await expect(featurePipeline({ ...req, sortSettings: ["SET memory_limit = '256KB'"] })).resolves.toMatchObject({ rows: 1200, sortedOnInput: false });
+      expect(fs.readFileSync(out).equals(bytes)).toBe(true);
+      // Other failures of the sort's settings are not retried; a build that never sorts never runs them.
+      const refused = ["SET memory_limit = 'not a size'"];
+      await expect(featurePipeline({ ...(await request(ordered)), sortSettings: refused })).resolves.toMatchObject({ rows: 1200, sortedOnInput: true });
+      await expect(featurePipeline({ ...req, sortSettings: refused })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/memory/i) });
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
   });
 
   it('writes identical bytes for any batch size, thread count, input format and input order (several row groups)', async () => {
