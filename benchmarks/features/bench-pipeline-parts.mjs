@@ -11,27 +11,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { featurePipeline } from '../../dist/bindings/index.js';
-import { buildInputRelation, loadSpec } from '../../dist/src/features/index.js';
-import { describeInput } from '../../dist/src/features/build.js';
-import { PIPELINE_PARQUET_OPTIONS, pipelineRequest, planNative } from '../../dist/src/features/native.js';
-import { BENCH_DIR, flag, machine, median } from '../lib.mjs';
+import { PIPELINE_PARQUET_OPTIONS } from '../../dist/src/features/native.js';
+import { flag, machine, median } from '../lib.mjs';
+import { benchPipelineRequest } from './bench-request.mjs';
 import { makeData } from './make-data.mjs';
 
 const rows = Number(flag('--rows', '10000000'));
 const reps = Number(flag('--reps', '2'));
 const file = await makeData(rows);
-const spec = loadSpec(path.join(BENCH_DIR, 'features/spec.yaml'));
-const rel = buildInputRelation(spec, { file, format: 'csv' });
-const db = await DuckDBInstance.create(':memory:');
-const conn = await db.connect();
-const cols = await describeInput(conn, rel);
-conn.closeSync();
-const plan = planNative(spec, cols);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-parts-'));
 const out = path.join(dir, 'features.parquet');
-const base = pipelineRequest(spec, rel, cols, plan, { file: out, threads: os.availableParallelism(), memoryLimit: '300MB', tempDirectory: path.join(dir, 'spill') });
+const base = await benchPipelineRequest(file, out, dir, os.availableParallelism());
 const copyWith = (options) => base.outputSql.replace(`(${PIPELINE_PARQUET_OPTIONS})`, `(${options})`);
 
 const variants = {

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // One kiln trial of benchmarks/features: buildFeatures(spec.yaml, input CSV) into a temp folder,
 // then the mean of every feature column of the output; prints one JSON line (ms, peak RSS, the
-// time of each buildFeatures stage, means).
+// time of each buildFeatures stage, means). `--skip-means` leaves the means out, so that a
+// `perf record` of the trial sees only the build:
+//
+//   perf record -F 499 -g node benchmarks/features/run-kiln.mjs benchmarks/.data/ohlcv-10000000.csv --skip-means
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +35,11 @@ const r = await buildFeatures(path.join(BENCH_DIR, 'features/spec.yaml'), {
 const ms = performance.now() - t;
 stagesMs[stage] = Math.round(performance.now() - stageStart);
 const rss = peakRssMB();
+if (process.argv.includes('--skip-means')) {
+  fs.rmSync(outDir, { recursive: true, force: true });
+  console.log(JSON.stringify({ rows: r.counts.rows, ms, peakRssMB: rss, stagesMs }));
+  process.exit(0);
+}
 const db = await DuckDBInstance.create(':memory:');
 const conn = await db.connect();
 const feats = r.schema.columns.filter((c) => c.role === 'feature').map((c) => c.name);

@@ -4,11 +4,10 @@
 #include <napi.h>
 
 #include <atomic>
-#include <chrono>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "kiln/gbdt.h"
